@@ -1,0 +1,136 @@
+"""Child processes in their own session, whose whole group dies with the run.
+
+Shared by the executors that start programs (shell, python): output is
+bounded, the activity heartbeats while the child runs, and timeout,
+cancellation or the child's own exit end every process left in its group
+(SIGTERM, a grace period, then SIGKILL) so no orphan survives a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio import activity
+
+from activities.output import BoundedOutput, pump
+
+ERROR_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    exit_code: int
+    stdout: BoundedOutput
+    stderr: BoundedOutput
+
+    def failure_reason(self) -> str:
+        """A one-paragraph reason for a non-zero exit, with the stderr tail."""
+        if self.exit_code < 0:
+            reason = f"killed by signal {signal.Signals(-self.exit_code).name}"
+        else:
+            reason = f"exit code {self.exit_code}"
+        tail = self.stderr.tail_text(ERROR_TAIL_CHARS).strip()
+        return f"{reason}: {tail}" if tail else reason
+
+
+def _group_members(pgid: int) -> bool:
+    """True while a live (non-zombie) process remains in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state ppid pgrp ...
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+async def terminate_group(pgid: int, grace_seconds: float) -> None:
+    """SIGTERM the group, wait up to the grace period, then SIGKILL what is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not _group_members(pgid):
+            return
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _heartbeat_forever(every_seconds: float) -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(every_seconds)
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | None,
+    env: Mapping[str, str],
+    output_limit: int,
+    grace_seconds: float,
+) -> ProcessOutcome:
+    """Run ``argv`` to completion inside the current activity; see the module docstring."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    pgid = proc.pid
+    stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    readers = [
+        asyncio.create_task(pump(proc.stdout, stdout)),
+        asyncio.create_task(pump(proc.stderr, stderr)),
+    ]
+    timeout = activity.info().heartbeat_timeout
+    every = timeout.total_seconds() / 2 if timeout else 5.0
+    heartbeats = asyncio.create_task(_heartbeat_forever(every))
+    try:
+        exit_code = await proc.wait()
+    except BaseException:
+        # Cancelled (timeout, cancel, worker shutdown): the whole group goes.
+        await asyncio.shield(terminate_group(pgid, grace_seconds))
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+        for reader in readers:
+            reader.cancel()
+        raise
+    finally:
+        heartbeats.cancel()
+    # The child is done; whatever it left running in its group ends with it,
+    # and closing their ends of the pipes lets the readers finish.
+    await terminate_group(pgid, grace_seconds)
+    _, pending = await asyncio.wait(readers, timeout=grace_seconds + 1)
+    for reader in pending:
+        reader.cancel()
+    return ProcessOutcome(exit_code=exit_code, stdout=stdout, stderr=stderr)

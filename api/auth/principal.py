@@ -1,0 +1,99 @@
+"""Who is calling: a user with a token, or an API key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.auth.permissions import ROLE_PERMISSIONS, Role
+from api.auth.tokens import ACCESS, TokenError, TokenService
+from api.errors import ApiError, ErrorCode
+from persistence import credentials, users
+
+API_KEY_PREFIX = "sk_live_"
+# Writing last_used_at on every request would make each read a write.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    permissions: tuple[str, ...]
+    kind: str
+    """``user`` or ``api_key``."""
+    expires_at: int | None = None
+    token_id: str | None = None
+    token_family: str | None = None
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, ErrorCode.AUTHENTICATION_REQUIRED, message)
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(401, ErrorCode.INVALID_TOKEN, message)
+
+
+class Authenticator:
+    def __init__(self, tokens: TokenService, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._tokens = tokens
+        self._sessions = sessions
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The principal behind an ``Authorization: Bearer`` header, or a 401 ``ApiError``."""
+        if not authorization:
+            raise _unauthenticated("Authentication required: send 'Authorization: Bearer <token>'")
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise _unauthenticated("Authorization header must be 'Bearer <token>'")
+        async with self._sessions() as session:
+            if credential.startswith(API_KEY_PREFIX):
+                return await self._api_key(session, credential)
+            return await self._user_token(session, credential)
+
+    async def _user_token(self, session: AsyncSession, token: str) -> Principal:
+        try:
+            claims = self._tokens.decode(token, ACCESS)
+        except TokenError as exc:
+            raise _invalid(f"Invalid token: {exc}") from exc
+        if await credentials.any_revoked(session, [claims.jti, f"family:{claims.family}"]):
+            raise _invalid("Invalid token: it has been revoked")
+        user = await users.get_by_id(session, claims.subject)
+        if user is None or not user.is_active:
+            raise _invalid("Invalid token: the user no longer exists")
+        return Principal(
+            id=user.id,
+            name=user.username,
+            permissions=tuple(ROLE_PERMISSIONS[Role(user.role)]),
+            kind="user",
+            expires_at=claims.expires_at,
+            token_id=claims.jti,
+            token_family=claims.family,
+        )
+
+    async def _api_key(self, session: AsyncSession, key: str) -> Principal:
+        record = await credentials.api_key_by_hash(session, hash_api_key(key))
+        now = datetime.now(UTC)
+        if record is None or record.revoked_at is not None:
+            raise _invalid("Invalid API key")
+        if record.expires_at is not None and record.expires_at <= now:
+            raise _invalid("API key has expired")
+        if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
+            await credentials.touch_api_key(session, record.id, now)
+            await session.commit()
+        return Principal(
+            id=record.id,
+            name=record.name,
+            permissions=tuple(record.permissions),
+            kind="api_key",
+            expires_at=int(record.expires_at.timestamp()) if record.expires_at else None,
+        )

@@ -1,0 +1,113 @@
+"""HS256 access and refresh tokens with pinned algorithm, issuer, audience and type."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+class TokenError(Exception):
+    """The token is malformed, expired, or not of the expected type."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    jti: str
+    token_type: str
+    issued_at: int
+    expires_at: int
+    family: str
+    """Shared by an access token and the refresh token issued with it."""
+
+
+@dataclass(frozen=True)
+class IssuedPair:
+    access_token: str
+    refresh_token: str
+    access: TokenClaims
+    refresh: TokenClaims
+
+
+class TokenService:
+    def __init__(
+        self, secret: str, issuer: str, audience: str, access_ttl: int, refresh_ttl: int
+    ) -> None:
+        self._secret = secret
+        self._issuer = issuer
+        self._audience = audience
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+
+    @property
+    def access_ttl(self) -> int:
+        return self._access_ttl
+
+    @property
+    def refresh_ttl(self) -> int:
+        return self._refresh_ttl
+
+    def _encode(
+        self, subject: str, token_type: str, ttl: int, family: str
+    ) -> tuple[str, TokenClaims]:
+        now = int(time.time())
+        claims = TokenClaims(
+            subject=subject,
+            jti=uuid.uuid4().hex,
+            token_type=token_type,
+            issued_at=now,
+            expires_at=now + ttl,
+            family=family,
+        )
+        payload: dict[str, Any] = {
+            "sub": subject,
+            "jti": claims.jti,
+            "typ": token_type,
+            "fam": family,
+            "iat": now,
+            "exp": claims.expires_at,
+            "iss": self._issuer,
+            "aud": self._audience,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+
+    def issue(self, subject: str, family: str | None = None) -> IssuedPair:
+        """A fresh access + refresh pair for ``subject``."""
+        family = family or uuid.uuid4().hex
+        access_token, access = self._encode(subject, ACCESS, self._access_ttl, family)
+        refresh_token, refresh = self._encode(subject, REFRESH, self._refresh_ttl, family)
+        return IssuedPair(access_token, refresh_token, access, refresh)
+
+    def decode(self, token: str, expected_type: str) -> TokenClaims:
+        """Verify signature, expiry, issuer, audience and type; raise ``TokenError``."""
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iat", "iss", "aud", "jti", "sub", "typ"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"token is invalid: {exc}") from exc
+        if payload.get("typ") != expected_type:
+            raise TokenError(f"expected an {expected_type} token")
+        return TokenClaims(
+            subject=str(payload["sub"]),
+            jti=str(payload["jti"]),
+            token_type=str(payload["typ"]),
+            issued_at=int(payload["iat"]),
+            expires_at=int(payload["exp"]),
+            family=str(payload.get("fam", payload["jti"])),
+        )

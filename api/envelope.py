@@ -1,0 +1,112 @@
+"""The response envelope, built in one place, and the app-level exception handlers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.service import RPCError
+
+from api.errors import ApiError, ErrorCode
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Envelope(msgspec.Struct, Generic[T], kw_only=True):
+    """``{"success": true, "data": ...}``"""
+
+    success: bool = True
+    data: T
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(msgspec.Struct, kw_only=True):
+    """``{"success": false, "error": {...}, "timestamp": ...}``"""
+
+    success: bool = False
+    error: ErrorBody
+    timestamp: str
+
+
+def ok(data: T) -> Envelope[T]:
+    return Envelope(data=data)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def error_response(error: ApiError) -> Response[ErrorEnvelope]:
+    body = ErrorEnvelope(
+        error=ErrorBody(code=error.code, message=error.message, details=error.details),
+        timestamp=_now(),
+    )
+    return Response(body, status_code=error.status_code, headers=error.headers)
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    if isinstance(exc, ValidationException):
+        problems = exc.extra if isinstance(exc.extra, list) else []
+        first = problems[0] if problems and isinstance(problems[0], dict) else {}
+        field = str(first.get("key", "request"))
+        message = str(first.get("message", exc.detail))
+        return ApiError(
+            422,
+            ErrorCode.VALIDATION_ERROR,
+            f"{field}: {message}",
+            {"field": field, "message": message, "errors": problems},
+        )
+    if isinstance(exc, NotFoundException):
+        return ApiError(404, ErrorCode.NOT_FOUND, "No such route")
+    if isinstance(exc, MethodNotAllowedException):
+        return ApiError(
+            405, ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed", headers=exc.headers
+        )
+    if exc.status_code == 413:
+        return ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body is too large")
+    if exc.status_code == 400:
+        return ApiError(400, ErrorCode.VALIDATION_ERROR, exc.detail)
+    if exc.status_code >= 500:
+        return ApiError(exc.status_code, ErrorCode.INTERNAL_ERROR, "Internal server error")
+    return ApiError(exc.status_code, ErrorCode.VALIDATION_ERROR, exc.detail, headers=exc.headers)
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """Every failure leaves through here, framework-raised ones included."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, HTTPException):
+        return error_response(_from_http_exception(exc))
+    if isinstance(exc, SQLAlchemyError):
+        log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            ApiError(503, ErrorCode.DATABASE_ERROR, "The database is unavailable; try again later")
+        )
+    if isinstance(exc, RPCError) or (
+        isinstance(exc, RuntimeError) and "connect" in str(exc).lower()
+    ):
+        log.warning("Temporal error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            ApiError(503, ErrorCode.MESSAGE_QUEUE_ERROR, "Temporal is unavailable; try again later")
+        )
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        ApiError(HTTP_500_INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL_ERROR, "Internal server error")
+    )

@@ -1,0 +1,51 @@
+"""``page`` / ``page_size`` query parameters and the paginated list shape."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import msgspec
+
+from api.errors import validation_error
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    page_size: int
+
+    @classmethod
+    def of(cls, page: int, page_size: int) -> PageRequest:
+        if page < 1:
+            raise validation_error("page", "must be at least 1")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise validation_error("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
+        return cls(page, page_size)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+
+
+def page_of(items: list[T], total: int, request: PageRequest) -> Page[T]:
+    return Page(
+        items=items,
+        total=total,
+        page=request.page,
+        page_size=request.page_size,
+        total_pages=math.ceil(total / request.page_size) if total else 0,
+    )

@@ -1,0 +1,70 @@
+"""Read use cases over tasks and runs: plain indexed queries, no Temporal calls."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.errors import ApiError, ErrorCode, task_not_found
+from api.pagination import Page, PageRequest, page_of
+from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
+from api.tasks.views import run_out, stats_out, task_detail, task_out
+from persistence import runs, tasks
+
+RECENT_RUNS = 10
+
+
+class TaskReader:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def list(
+        self, page: PageRequest, status: str | None, name: str | None, task_type: str | None
+    ) -> Page[TaskOut]:
+        async with self._sessions() as session:
+            rows, total = await tasks.list_tasks(
+                session,
+                status=status,
+                name=name,
+                task_type=task_type,
+                offset=page.offset,
+                limit=page.page_size,
+            )
+            deps = await tasks.dependencies_of(session, [task.id for task in rows])
+        return page_of([task_out(task, deps[task.id]) for task in rows], total, page)
+
+    async def detail(self, task_id: int) -> TaskDetail:
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id)
+            if task is None:
+                raise task_not_found(task_id)
+            deps = await tasks.dependencies_of(session, [task_id])
+            recent = await runs.recent_runs(session, task_id, RECENT_RUNS)
+            stats = await runs.task_stats(session, task_id, datetime.now(UTC))
+        return task_detail(task, deps[task_id], recent, stats)
+
+    async def runs(self, task_id: int, page: PageRequest, status: str | None) -> Page[RunOut]:
+        async with self._sessions() as session:
+            if await tasks.get_task(session, task_id) is None:
+                raise task_not_found(task_id)
+            rows, total = await runs.list_runs(
+                session, task_id, status, page.offset, page.page_size
+            )
+        return page_of([run_out(run) for run in rows], total, page)
+
+    async def stats(self, task_id: int) -> TaskStatsOut:
+        async with self._sessions() as session:
+            if await tasks.get_task(session, task_id) is None:
+                raise task_not_found(task_id)
+            stats = await runs.task_stats(session, task_id, datetime.now(UTC))
+        return stats_out(stats)
+
+    async def run(self, run_id: int) -> RunOut:
+        async with self._sessions() as session:
+            run = await runs.get_run(session, run_id)
+        if run is None:
+            raise ApiError(
+                404, ErrorCode.TASK_RUN_NOT_FOUND, f"Task run with ID {run_id} not found"
+            )
+        return run_out(run)

@@ -1,0 +1,133 @@
+"""Request and response bodies of the task and run endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Cron = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Timeout = Annotated[int, msgspec.Meta(ge=1, le=86400)]
+Retries = Annotated[int, msgspec.Meta(ge=0, le=10)]
+DependencyTimeout = Annotated[int, msgspec.Meta(ge=1, le=7 * 86400)]
+TaskId = Annotated[int, msgspec.Meta(ge=1)]
+Dependencies = Annotated[list[TaskId], msgspec.Meta(max_length=100)]
+TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TaskStatus = Literal["Active", "Inactive"]
+RunStatusName = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]
+
+
+class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/tasks`` and ``PUT /api/tasks/{id}`` (full replace)."""
+
+    name: Name
+    task_type: TaskType
+    schedule: Cron
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    timeout_seconds: Timeout = 3600
+    max_retries: Retries = 0
+    dependencies: Dependencies = msgspec.field(default_factory=list)
+    status: TaskStatus = "Active"
+    timezone: TimeZone | None = None
+    dependency_timeout_seconds: DependencyTimeout | None = None
+
+
+class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``PATCH /api/tasks/{id}``: only the fields given change."""
+
+    name: Name | UnsetType = UNSET
+    task_type: TaskType | UnsetType = UNSET
+    schedule: Cron | UnsetType = UNSET
+    parameters: dict[str, Any] | UnsetType = UNSET
+    timeout_seconds: Timeout | UnsetType = UNSET
+    max_retries: Retries | UnsetType = UNSET
+    dependencies: Dependencies | UnsetType = UNSET
+    status: TaskStatus | UnsetType = UNSET
+    timezone: TimeZone | UnsetType | None = UNSET
+    dependency_timeout_seconds: DependencyTimeout | UnsetType | None = UNSET
+
+
+class TaskOut(msgspec.Struct):
+    id: int
+    name: str
+    task_type: str
+    schedule: str
+    parameters: dict[str, Any]
+    timeout_seconds: int
+    max_retries: int
+    status: str
+    dependencies: list[int]
+    created_at: datetime
+    updated_at: datetime
+    timezone: str | None
+    dependency_timeout_seconds: int | None
+
+
+class RunOut(msgspec.Struct):
+    id: int
+    task_id: int
+    status: str
+    worker_id: str | None
+    retry_count: int
+    scheduled_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    result: str | None
+    error_message: str | None
+    execution_duration_ms: int | None
+    created_at: datetime
+    trigger: str
+    workflow_id: str
+    temporal_run_id: str | None
+
+
+class ExecutionStats(msgspec.Struct):
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    success_rate: float
+    average_duration_ms: float | None
+    last_success: datetime | None
+    last_failure: datetime | None
+
+
+class TaskStatsOut(msgspec.Struct):
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    success_rate: float
+    average_duration_ms: float | None
+    min_duration_ms: int | None
+    max_duration_ms: int | None
+    last_success: datetime | None
+    last_failure: datetime | None
+    runs_last_24h: int
+    runs_last_7d: int
+    runs_last_30d: int
+
+
+class TaskDetail(msgspec.Struct):
+    id: int
+    name: str
+    task_type: str
+    schedule: str
+    parameters: dict[str, Any]
+    timeout_seconds: int
+    max_retries: int
+    status: str
+    dependencies: list[int]
+    created_at: datetime
+    updated_at: datetime
+    timezone: str | None
+    dependency_timeout_seconds: int | None
+    recent_runs: list[RunOut]
+    execution_stats: ExecutionStats
+
+
+class TriggerOut(msgspec.Struct):
+    task_run_id: int
+    message: str

@@ -1,0 +1,326 @@
+"""Task use cases: every write keeps the DB row and the Temporal schedule in one unit.
+
+The unit is: open the transaction, write the rows, change the schedule,
+commit. If Temporal refuses, the transaction rolls back; if the commit fails
+after the schedule changed, the schedule change is undone. The reconciler
+repairs what a crash between the two leaves behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.parameters import ParameterError, validate_parameters
+from api.errors import ApiError, ErrorCode, task_not_found, validation_error
+from api.tasks.schemas import TaskPatch, TaskWrite
+from persistence import runs, tasks
+from persistence.models import Task, TaskRun
+from settings import SUPPORTED_TASK_TYPES, Settings
+from workflows import search_attributes
+from workflows.cron import CronError, to_temporal_cron
+from workflows.payloads import RunInput
+from workflows.schedules import ScheduledTask, ScheduleManager, manual_workflow_id
+from workflows.task_run import TaskRunWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def scheduled_task(task: Task) -> ScheduledTask:
+    return ScheduledTask(
+        id=task.id,
+        name=task.name,
+        task_type=task.task_type,
+        schedule=task.schedule,
+        timezone=task.timezone,
+        active=task.status == "Active",
+    )
+
+
+def _invalid_schedule(message: str) -> ApiError:
+    return ApiError(
+        422, ErrorCode.INVALID_SCHEDULE, f"Invalid schedule: {message}", {"field": "schedule"}
+    )
+
+
+class TaskService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: Client,
+        schedules: ScheduleManager,
+        settings: Settings,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._schedules = schedules
+        self._settings = settings
+
+    # -- validation -------------------------------------------------------
+
+    def _validate_definition(self, body: TaskWrite) -> TaskWrite:
+        """Field rules beyond the schema; returns the body in canonical form."""
+        name = body.name.strip()
+        if not name:
+            raise validation_error("name", "must not be blank")
+        if body.task_type not in SUPPORTED_TASK_TYPES:
+            raise ApiError(
+                422,
+                ErrorCode.VALIDATION_ERROR,
+                f"task_type: unsupported task type {body.task_type!r}; "
+                f"supported: {', '.join(SUPPORTED_TASK_TYPES)}",
+                {"field": "task_type", "supported": list(SUPPORTED_TASK_TYPES)},
+            )
+        try:
+            to_temporal_cron(body.schedule)
+        except CronError as exc:
+            raise _invalid_schedule(str(exc)) from exc
+        if body.timezone is not None:
+            try:
+                ZoneInfo(body.timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise validation_error(
+                    "timezone", f"{body.timezone!r} is not an IANA time zone"
+                ) from exc
+        try:
+            parameters = validate_parameters(
+                body.task_type,
+                body.parameters,
+                allowed_shells=self._settings.allowed_shells,
+                allowed_paths=self._settings.allowed_paths,
+            )
+        except ParameterError as exc:
+            raise validation_error(exc.field, exc.message) from exc
+        return msgspec.structs.replace(
+            body,
+            name=name,
+            schedule=" ".join(body.schedule.split()),
+            parameters=parameters,
+            dependencies=sorted(set(body.dependencies)),
+        )
+
+    async def _check_name(self, session: AsyncSession, name: str, task_id: int | None) -> None:
+        if await tasks.name_taken(session, name, except_id=task_id):
+            raise ApiError(
+                409,
+                ErrorCode.DUPLICATE_TASK_NAME,
+                f"A task named {name!r} already exists",
+                {"field": "name"},
+            )
+
+    async def _check_dependencies(
+        self, session: AsyncSession, task_id: int | None, dependencies: list[int]
+    ) -> None:
+        if task_id is not None and task_id in dependencies:
+            raise ApiError(
+                422,
+                ErrorCode.DEPENDENCY_CYCLE,
+                f"Task {task_id} cannot depend on itself",
+                {"field": "dependencies", "cycle": [task_id, task_id]},
+            )
+        missing = await tasks.missing_task_ids(session, dependencies)
+        if missing:
+            raise ApiError(
+                422,
+                ErrorCode.VALIDATION_ERROR,
+                f"dependencies: unknown task ids {missing}",
+                {"field": "dependencies", "missing": missing},
+            )
+        if task_id is not None and await tasks.would_cycle(session, task_id, dependencies):
+            raise ApiError(
+                422,
+                ErrorCode.DEPENDENCY_CYCLE,
+                f"Making task {task_id} depend on {dependencies} would create a cycle",
+                {"field": "dependencies"},
+            )
+
+    # -- the unit of DB write + schedule change ----------------------------
+
+    async def _sync_schedule(self, action: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await action()
+        except RPCError as err:
+            if err.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise _invalid_schedule(f"Temporal refused it: {err.message}") from err
+            raise
+
+    async def _commit_or_undo(
+        self, session: AsyncSession, undo: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await session.commit()
+        except Exception:
+            log.exception("commit failed after the schedule changed; undoing the schedule change")
+            try:
+                await undo()
+            except Exception:
+                log.exception("undo failed; the reconciler will repair the schedule")
+            raise
+
+    # -- use cases ----------------------------------------------------------
+
+    async def create(self, body: TaskWrite) -> tuple[Task, list[int]]:
+        body = self._validate_definition(body)
+        async with self._sessions() as session:
+            await self._check_name(session, body.name, None)
+            await self._check_dependencies(session, None, body.dependencies)
+            now = datetime.now(UTC)
+            task = Task(
+                name=body.name,
+                task_type=body.task_type,
+                schedule=body.schedule,
+                timezone=body.timezone,
+                parameters=body.parameters,
+                timeout_seconds=body.timeout_seconds,
+                max_retries=body.max_retries,
+                dependency_timeout_seconds=body.dependency_timeout_seconds,
+                status=body.status,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(task)
+            await self._flush_unique(session, task.name)
+            await tasks.set_dependencies(session, task.id, body.dependencies)
+            spec = scheduled_task(task)
+            await self._sync_schedule(lambda: self._schedules.upsert(spec))
+            await self._commit_or_undo(session, lambda: self._schedules.delete(spec.id))
+            return task, body.dependencies
+
+    async def _flush_unique(self, session: AsyncSession, name: str) -> None:
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            # Lost a race with a concurrent create of the same name.
+            raise ApiError(
+                409, ErrorCode.DUPLICATE_TASK_NAME, f"A task named {name!r} already exists"
+            ) from exc
+
+    async def replace(self, task_id: int, body: TaskWrite) -> tuple[Task, list[int]]:
+        body = self._validate_definition(body)
+        return await self._update(task_id, lambda _task, _deps: body)
+
+    async def patch(self, task_id: int, patch: TaskPatch) -> tuple[Task, list[int]]:
+        def merge(task: Task, dependencies: list[int]) -> TaskWrite:
+            current = TaskWrite(
+                name=task.name,
+                task_type=task.task_type,
+                schedule=task.schedule,
+                parameters=task.parameters,
+                timeout_seconds=task.timeout_seconds,
+                max_retries=task.max_retries,
+                dependencies=dependencies,
+                status=task.status,  # type: ignore[arg-type]
+                timezone=task.timezone,
+                dependency_timeout_seconds=task.dependency_timeout_seconds,
+            )
+            changes = {
+                field: value
+                for field in patch.__struct_fields__
+                if (value := getattr(patch, field)) is not msgspec.UNSET
+            }
+            return self._validate_definition(msgspec.structs.replace(current, **changes))
+
+        return await self._update(task_id, merge)
+
+    async def _update(
+        self, task_id: int, new_definition: Callable[[Task, list[int]], TaskWrite]
+    ) -> tuple[Task, list[int]]:
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id, for_update=True)
+            if task is None:
+                raise task_not_found(task_id)
+            before = scheduled_task(task)
+            current_deps = (await tasks.dependencies_of(session, [task_id]))[task_id]
+            body = new_definition(task, current_deps)
+            await self._check_name(session, body.name, task_id)
+            await self._check_dependencies(session, task_id, body.dependencies)
+            task.name = body.name
+            task.task_type = body.task_type
+            task.schedule = body.schedule
+            task.timezone = body.timezone
+            task.parameters = body.parameters
+            task.timeout_seconds = body.timeout_seconds
+            task.max_retries = body.max_retries
+            task.dependency_timeout_seconds = body.dependency_timeout_seconds
+            task.status = body.status
+            task.updated_at = datetime.now(UTC)
+            await self._flush_unique(session, task.name)
+            if body.dependencies != current_deps:
+                await tasks.set_dependencies(session, task_id, body.dependencies)
+            after = scheduled_task(task)
+            if after != before:
+                await self._sync_schedule(lambda: self._schedules.upsert(after))
+            await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
+            return task, body.dependencies
+
+    async def delete(self, task_id: int) -> None:
+        """Delete the task, its schedule and its run history; cancel its open runs."""
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id, for_update=True)
+            if task is None:
+                raise task_not_found(task_id)
+            dependents = await tasks.dependent_ids(session, task_id)
+            if dependents:
+                raise ApiError(
+                    409,
+                    ErrorCode.TASK_HAS_DEPENDENTS,
+                    f"Task {task_id} cannot be deleted: tasks {dependents} depend on it",
+                    {"dependents": dependents},
+                )
+            before = scheduled_task(task)
+            open_runs = await runs.open_workflow_ids(session, task_id)
+            await runs.delete_runs_of_task(session, task_id)
+            await tasks.set_dependencies(session, task_id, [])
+            await session.delete(task)
+            await session.flush()
+            await self._sync_schedule(lambda: self._schedules.delete(task_id))
+            await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
+        for workflow_id in open_runs:
+            try:
+                await self._client.get_workflow_handle(workflow_id).cancel()
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    log.warning("could not cancel open run %s: %s", workflow_id, err)
+
+    async def trigger(self, task_id: int) -> TaskRun:
+        """Create the run row, then start its workflow; no row survives a failed start."""
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id)
+            if task is None:
+                raise task_not_found(task_id)
+            now = datetime.now(UTC)
+            run = await runs.create_run(
+                session,
+                task,
+                workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
+                trigger="manual",
+                scheduled_at=now,
+            )
+            run.workflow_id = manual_workflow_id(task_id, run.id)
+            await session.commit()
+            try:
+                await self._client.start_workflow(
+                    TaskRunWorkflow.run,
+                    RunInput(task_id=task_id, task_run_id=run.id),
+                    id=run.workflow_id,
+                    task_queue=self._settings.orchestrator_queue,
+                    search_attributes=search_attributes.for_task(
+                        task.id, task.name, task.task_type
+                    ),
+                    memo={"task_id": task.id, "task_name": task.name, "trigger": "manual"},
+                    static_summary=f"manual run {run.id} of {task.task_type} task {task.name!r}",
+                )
+            except Exception:
+                await session.delete(run)
+                await session.commit()
+                raise
+            return run

@@ -1,0 +1,81 @@
+"""Model → response body conversions."""
+
+from __future__ import annotations
+
+from api.tasks.schemas import ExecutionStats, RunOut, TaskDetail, TaskOut, TaskStatsOut
+from persistence.models import Task, TaskRun
+from persistence.runs import TaskStats
+
+
+def task_out(task: Task, dependencies: list[int]) -> TaskOut:
+    return TaskOut(
+        id=task.id,
+        name=task.name,
+        task_type=task.task_type,
+        schedule=task.schedule,
+        parameters=task.parameters,
+        timeout_seconds=task.timeout_seconds,
+        max_retries=task.max_retries,
+        status=task.status,
+        dependencies=dependencies,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        timezone=task.timezone,
+        dependency_timeout_seconds=task.dependency_timeout_seconds,
+    )
+
+
+def run_out(run: TaskRun) -> RunOut:
+    return RunOut(
+        id=run.id,
+        task_id=run.task_id,
+        status=run.status,
+        worker_id=run.worker_id,
+        retry_count=run.retry_count,
+        scheduled_at=run.scheduled_at,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        result=run.result,
+        error_message=run.error_message,
+        execution_duration_ms=run.execution_duration_ms,
+        created_at=run.created_at,
+        trigger=run.trigger,
+        workflow_id=run.workflow_id,
+        temporal_run_id=run.temporal_run_id,
+    )
+
+
+def stats_out(stats: TaskStats) -> TaskStatsOut:
+    return TaskStatsOut(
+        total_runs=stats.total_runs,
+        successful_runs=stats.successful_runs,
+        failed_runs=stats.failed_runs,
+        success_rate=stats.success_rate,
+        average_duration_ms=stats.average_duration_ms,
+        min_duration_ms=stats.min_duration_ms,
+        max_duration_ms=stats.max_duration_ms,
+        last_success=stats.last_success,
+        last_failure=stats.last_failure,
+        runs_last_24h=stats.runs_last_24h,
+        runs_last_7d=stats.runs_last_7d,
+        runs_last_30d=stats.runs_last_30d,
+    )
+
+
+def task_detail(
+    task: Task, dependencies: list[int], recent: list[TaskRun], stats: TaskStats
+) -> TaskDetail:
+    base = task_out(task, dependencies)
+    return TaskDetail(
+        **{field: getattr(base, field) for field in TaskOut.__struct_fields__},
+        recent_runs=[run_out(run) for run in recent],
+        execution_stats=ExecutionStats(
+            total_runs=stats.total_runs,
+            successful_runs=stats.successful_runs,
+            failed_runs=stats.failed_runs,
+            success_rate=stats.success_rate,
+            average_duration_ms=stats.average_duration_ms,
+            last_success=stats.last_success,
+            last_failure=stats.last_failure,
+        ),
+    )

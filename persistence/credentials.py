@@ -1,0 +1,41 @@
+"""Queries over revoked tokens and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import ApiKey, RevokedToken
+from persistence.types import utcnow
+
+
+async def any_revoked(session: AsyncSession, token_ids: list[str]) -> bool:
+    found = await session.scalar(
+        select(RevokedToken.jti).where(RevokedToken.jti.in_(token_ids)).limit(1)
+    )
+    return found is not None
+
+
+async def revoke(session: AsyncSession, token_id: str, expires_at: datetime) -> None:
+    """Remember ``token_id`` as revoked until ``expires_at`` (idempotent)."""
+    values = {"jti": token_id, "expires_at": expires_at, "revoked_at": utcnow()}
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(RevokedToken).values(**values).on_conflict_do_nothing())
+
+
+async def purge_expired_revocations(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+
+
+async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    return result.scalar_one_or_none()
+
+
+async def touch_api_key(session: AsyncSession, key_id: str, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))

@@ -1,0 +1,19 @@
+"""Alembic environment: runs on the connection handed in by ``persistence.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from persistence.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through persistence.migrate.migrate(engine)")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,265 @@
+"""Queries over task runs: the mirror writes of a run's life and the read model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import Task, TaskRun
+from persistence.types import utcnow
+from workflows.payloads import OPEN_STATUSES, RunStatus
+
+FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
+
+
+def definition_of(task: Task) -> dict[str, Any]:
+    """The snapshot of a task's definition that a run records and executes."""
+    return {
+        "name": task.name,
+        "task_type": task.task_type,
+        "schedule": task.schedule,
+        "parameters": task.parameters,
+        "timeout_seconds": task.timeout_seconds,
+        "max_retries": task.max_retries,
+    }
+
+
+async def create_run(
+    session: AsyncSession,
+    task: Task,
+    *,
+    workflow_id: str,
+    trigger: str,
+    scheduled_at: datetime,
+    temporal_run_id: str | None = None,
+) -> TaskRun:
+    """Insert a ``Pending`` run row; the caller commits."""
+    now = utcnow()
+    run = TaskRun(
+        task_id=task.id,
+        workflow_id=workflow_id,
+        temporal_run_id=temporal_run_id,
+        trigger=trigger,
+        status=RunStatus.PENDING,
+        retry_count=0,
+        scheduled_at=scheduled_at,
+        definition=definition_of(task),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def get_run_by_workflow_id(session: AsyncSession, workflow_id: str) -> TaskRun | None:
+    result = await session.execute(select(TaskRun).where(TaskRun.workflow_id == workflow_id))
+    return result.scalar_one_or_none()
+
+
+async def begin_scheduled_run(
+    session: AsyncSession,
+    task: Task,
+    workflow_id: str,
+    temporal_run_id: str,
+    scheduled_at: datetime,
+) -> TaskRun:
+    """The run row of a schedule fire, created once however often this is called."""
+    existing = await get_run_by_workflow_id(session, workflow_id)
+    if existing is not None:
+        return existing
+    try:
+        async with session.begin_nested():
+            return await create_run(
+                session,
+                task,
+                workflow_id=workflow_id,
+                trigger="schedule",
+                scheduled_at=scheduled_at,
+                temporal_run_id=temporal_run_id,
+            )
+    except IntegrityError:
+        # A concurrent retry of the same start won the insert.
+        existing = await get_run_by_workflow_id(session, workflow_id)
+        if existing is None:
+            raise
+        return existing
+
+
+async def attach_workflow_run(session: AsyncSession, run_id: int, temporal_run_id: str) -> None:
+    await session.execute(
+        update(TaskRun)
+        .where(TaskRun.id == run_id, TaskRun.temporal_run_id.is_(None))
+        .values(temporal_run_id=temporal_run_id, updated_at=utcnow())
+    )
+
+
+async def mark_dispatched(session: AsyncSession, run_id: int) -> None:
+    """``Pending`` → ``Dispatched``; never moves a run backwards."""
+    await session.execute(
+        update(TaskRun)
+        .where(TaskRun.id == run_id, TaskRun.status == RunStatus.PENDING)
+        .values(status=RunStatus.DISPATCHED, updated_at=utcnow())
+    )
+
+
+async def mark_running(
+    session: AsyncSession, run_id: int, worker_id: str, retry_count: int, started_at: datetime
+) -> None:
+    """An attempt started on a worker; a later attempt's report wins, a stale one is ignored."""
+    await session.execute(
+        update(TaskRun)
+        .where(
+            TaskRun.id == run_id,
+            TaskRun.status.in_(list(OPEN_STATUSES)),
+            or_(TaskRun.status != RunStatus.RUNNING, TaskRun.retry_count <= retry_count),
+        )
+        .values(
+            status=RunStatus.RUNNING,
+            worker_id=worker_id,
+            retry_count=retry_count,
+            started_at=started_at,
+            updated_at=utcnow(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    status: RunStatus
+    completed_at: datetime
+    result: str | None = None
+    error_message: str | None = None
+    worker_id: str | None = None
+    retry_count: int | None = None
+    started_at: datetime | None = None
+    execution_duration_ms: int | None = None
+
+
+async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> bool:
+    """Record the final state once; returns False when the run was already final or is gone."""
+    run = await session.get(TaskRun, run_id, with_for_update=True)
+    if run is None or RunStatus(run.status).is_terminal:
+        return False
+    run.status = end.status
+    run.completed_at = end.completed_at
+    run.result = end.result
+    run.error_message = end.error_message
+    if end.worker_id is not None:
+        run.worker_id = end.worker_id
+    if end.retry_count is not None:
+        run.retry_count = max(run.retry_count, end.retry_count)
+    if end.started_at is not None:
+        run.started_at = end.started_at
+    if end.execution_duration_ms is not None:
+        run.execution_duration_ms = end.execution_duration_ms
+    elif run.started_at is not None:
+        elapsed = end.completed_at - run.started_at
+        run.execution_duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+    run.updated_at = utcnow()
+    return True
+
+
+async def get_run(session: AsyncSession, run_id: int) -> TaskRun | None:
+    return await session.get(TaskRun, run_id)
+
+
+async def list_runs(
+    session: AsyncSession, task_id: int, status: str | None, offset: int, limit: int
+) -> tuple[list[TaskRun], int]:
+    """One page of a task's runs, newest first, and the total that match."""
+    conditions = [TaskRun.task_id == task_id]
+    if status is not None:
+        conditions.append(TaskRun.status == status)
+    total = await session.scalar(select(func.count()).select_from(TaskRun).where(*conditions))
+    rows = await session.scalars(
+        select(TaskRun).where(*conditions).order_by(TaskRun.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def recent_runs(session: AsyncSession, task_id: int, limit: int) -> list[TaskRun]:
+    runs, _ = await list_runs(session, task_id, None, 0, limit)
+    return runs
+
+
+async def delete_runs_of_task(session: AsyncSession, task_id: int) -> None:
+    await session.execute(delete(TaskRun).where(TaskRun.task_id == task_id))
+
+
+async def open_workflow_ids(session: AsyncSession, task_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(TaskRun.workflow_id).where(
+            TaskRun.task_id == task_id, TaskRun.status.in_(list(OPEN_STATUSES))
+        )
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class TaskStats:
+    total_runs: int
+    successful_runs: int
+    failed_runs: int
+    success_rate: float
+    average_duration_ms: float | None
+    min_duration_ms: int | None
+    max_duration_ms: int | None
+    last_success: datetime | None
+    last_failure: datetime | None
+    runs_last_24h: int
+    runs_last_7d: int
+    runs_last_30d: int
+
+
+async def task_stats(session: AsyncSession, task_id: int, now: datetime) -> TaskStats:
+    """Execution statistics of one task, as a single SQL aggregate.
+
+    Success rate is successful / finished runs (open runs are not counted
+    against it); durations are those of successful runs.
+    """
+    completed = TaskRun.status == RunStatus.COMPLETED
+    failed = TaskRun.status.in_([s.value for s in FAILED_STATUSES])
+    completed_duration = case((completed, TaskRun.execution_duration_ms))
+
+    def since(delta: timedelta) -> Any:
+        return func.count(case((TaskRun.created_at >= now - delta, 1)))
+
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(case((completed, 1))),
+                func.count(case((failed, 1))),
+                func.avg(completed_duration),
+                func.min(completed_duration),
+                func.max(completed_duration),
+                func.max(case((completed, TaskRun.completed_at))),
+                func.max(case((failed, TaskRun.completed_at))),
+                since(timedelta(hours=24)),
+                since(timedelta(days=7)),
+                since(timedelta(days=30)),
+            ).where(TaskRun.task_id == task_id)
+        )
+    ).one()
+    total, ok, bad = int(row[0]), int(row[1]), int(row[2])
+    finished = ok + bad
+    return TaskStats(
+        total_runs=total,
+        successful_runs=ok,
+        failed_runs=bad,
+        success_rate=round(ok * 100.0 / finished, 2) if finished else 0.0,
+        average_duration_ms=round(float(row[3]), 2) if row[3] is not None else None,
+        min_duration_ms=int(row[4]) if row[4] is not None else None,
+        max_duration_ms=int(row[5]) if row[5] is not None else None,
+        last_success=row[6],
+        last_failure=row[7],
+        runs_last_24h=int(row[8]),
+        runs_last_7d=int(row[9]),
+        runs_last_30d=int(row[10]),
+    )

@@ -1,0 +1,115 @@
+"""Queries over task definitions and their dependency edges."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import Task, TaskDependency
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    name: str | None,
+    task_type: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Task], int]:
+    """One page of tasks by id ascending, and the total that match the filters.
+
+    ``name`` is a case-insensitive substring with ``%`` and ``_`` taken literally.
+    """
+    conditions = []
+    if status is not None:
+        conditions.append(Task.status == status)
+    if task_type is not None:
+        conditions.append(Task.task_type == task_type)
+    if name:
+        pattern = f"%{_escape_like(name.lower())}%"
+        conditions.append(func.lower(Task.name).like(pattern, escape="\\"))
+    total = await session.scalar(select(func.count()).select_from(Task).where(*conditions))
+    rows = await session.scalars(
+        select(Task).where(*conditions).order_by(Task.id).offset(offset).limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_task(session: AsyncSession, task_id: int, *, for_update: bool = False) -> Task | None:
+    return await session.get(Task, task_id, with_for_update=for_update or None)
+
+
+async def name_taken(session: AsyncSession, name: str, except_id: int | None = None) -> bool:
+    query = select(Task.id).where(Task.name == name)
+    if except_id is not None:
+        query = query.where(Task.id != except_id)
+    return (await session.scalar(query.limit(1))) is not None
+
+
+async def missing_task_ids(session: AsyncSession, ids: Iterable[int]) -> list[int]:
+    """Those of ``ids`` that name no task, in ascending order."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    found = set(await session.scalars(select(Task.id).where(Task.id.in_(wanted))))
+    return sorted(wanted - found)
+
+
+async def dependencies_of(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Each task's dependency ids, ascending (tasks without any map to ``[]``)."""
+    result: dict[int, list[int]] = defaultdict(list)
+    if task_ids:
+        rows = await session.execute(
+            select(TaskDependency.task_id, TaskDependency.depends_on_id)
+            .where(TaskDependency.task_id.in_(task_ids))
+            .order_by(TaskDependency.task_id, TaskDependency.depends_on_id)
+        )
+        for task_id, depends_on_id in rows:
+            result[task_id].append(depends_on_id)
+    return {task_id: result.get(task_id, []) for task_id in task_ids}
+
+
+async def set_dependencies(session: AsyncSession, task_id: int, depends_on: Iterable[int]) -> None:
+    await session.execute(delete(TaskDependency).where(TaskDependency.task_id == task_id))
+    session.add_all(
+        TaskDependency(task_id=task_id, depends_on_id=dep) for dep in sorted(set(depends_on))
+    )
+    await session.flush()
+
+
+async def would_cycle(session: AsyncSession, task_id: int, depends_on: Iterable[int]) -> bool:
+    """True when making ``task_id`` depend on ``depends_on`` closes a cycle.
+
+    A cycle exists when ``task_id`` is among the new dependencies or reachable
+    from them along existing edges (one recursive query, however deep).
+    """
+    start = set(depends_on)
+    if not start:
+        return False
+    if task_id in start:
+        return True
+    # Seeds are existing tasks: unknown ids were refused before this is asked.
+    reach = select(Task.id.label("id")).where(Task.id.in_(start)).cte("reach", recursive=True)
+    reach = reach.union(
+        select(TaskDependency.depends_on_id).join(reach, TaskDependency.task_id == reach.c.id)
+    )
+    found = await session.scalar(select(reach.c.id).where(reach.c.id == task_id).limit(1))
+    return found is not None
+
+
+async def dependent_ids(session: AsyncSession, task_id: int) -> list[int]:
+    """Tasks that depend on ``task_id``."""
+    rows = await session.scalars(
+        select(TaskDependency.task_id)
+        .where(TaskDependency.depends_on_id == task_id)
+        .order_by(TaskDependency.task_id)
+    )
+    return list(rows)

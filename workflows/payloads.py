@@ -1,0 +1,112 @@
+"""Plain dataclasses that cross the Temporal boundary, and the run status vocabulary.
+
+New fields are always defaulted so that histories stay replayable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    PENDING = "Pending"
+    DISPATCHED = "Dispatched"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    TIMEOUT = "Timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TIMEOUT})
+OPEN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.DISPATCHED, RunStatus.RUNNING})
+
+
+@dataclass
+class RunInput:
+    """What starts a ``TaskRunWorkflow``: the schedule passes only ``task_id``."""
+
+    task_id: int
+    task_run_id: int | None = None
+    """Set by a manual trigger, which creates the run row before starting."""
+
+
+@dataclass
+class BeginRun:
+    task_id: int
+    workflow_id: str
+    temporal_run_id: str
+    scheduled_at: str
+    """RFC 3339 fire time (schedule) or trigger time."""
+    task_run_id: int | None = None
+
+
+@dataclass
+class RunPlan:
+    """The definition snapshot a run executes, and the policy knobs of this deployment."""
+
+    task_run_id: int
+    task_id: int
+    task_type: str
+    parameters: dict[str, Any]
+    timeout_seconds: int
+    max_retries: int
+    executor_queue: str
+    heartbeat_timeout_seconds: float
+    retry_initial_interval_seconds: float
+    retry_backoff_coefficient: float
+    retry_maximum_interval_seconds: float
+    already_finished: bool = False
+    """The row was already terminal (a replayed or duplicated start): do nothing."""
+
+
+@dataclass
+class DispatchRun:
+    task_run_id: int
+
+
+@dataclass
+class ExecuteTask:
+    """Input of an executor activity (one per task type)."""
+
+    task_run_id: int
+    task_id: int
+    parameters: dict[str, Any]
+    timeout_seconds: int
+
+
+@dataclass
+class ExecutionResult:
+    """What an executor attempt reports, on success and (as error details) on failure."""
+
+    worker_id: str
+    attempt: int
+    started_at: str
+    duration_ms: int
+    output: str = ""
+    error: str | None = None
+
+
+@dataclass
+class FinishRun:
+    task_run_id: int
+    status: str
+    completed_at: str
+    result: str | None = None
+    error_message: str | None = None
+    worker_id: str | None = None
+    retry_count: int | None = None
+    started_at: str | None = None
+    execution_duration_ms: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    task_run_id: int | None
+    status: str
+    details: list[str] = field(default_factory=list)
