@@ -1,0 +1,179 @@
+"""Session fixtures: a real stack (Temporal dev server, API, orchestrator, shell worker).
+
+The stack runs once per database backend: SQLite always, and Postgres as
+well when ``SCHEDULER_TEST_DATABASE_URL`` names a server (a fresh database is
+created on it for the session and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import pytest
+from sqlalchemy.engine import make_url
+
+import devstack
+from tests.helpers import Api
+
+POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+
+
+@dataclass
+class Stack:
+    """A running stack and what tests need to reach it."""
+
+    backend: str
+    base_url: str
+    database_url: str
+    temporal_address: str
+    queue_prefix: str
+    data_dir: Path
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def api(self, username: str | None = "admin") -> Api:
+        return Api(self.base_url, username)
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    url = make_url(admin_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    url = make_url(admin_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def stack_env(
+    data_dir: Path, database_url: str, temporal_port: int, api_port: int
+) -> dict[str, str]:
+    """The environment of every process of a test stack: small intervals, own ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEDULER_", "TEMPORAL_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        {
+            "SCHEDULER_DATA_DIR": str(data_dir),
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+            "SCHEDULER_API_PORT": str(api_port),
+            "SCHEDULER_TASK_QUEUE_PREFIX": f"test-{uuid.uuid4().hex[:6]}",
+            "SCHEDULER_RETRY_INITIAL_INTERVAL_SECONDS": "0.2",
+            "SCHEDULER_RETRY_MAXIMUM_INTERVAL_SECONDS": "1",
+            "SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS": "5",
+            "SCHEDULER_KILL_GRACE_SECONDS": "1",
+            "SCHEDULER_WORKER_DRAIN_SECONDS": "5",
+            "SCHEDULER_CONNECT_RETRY_SECONDS": "30",
+            "SCHEDULER_JWT_SECRET": uuid.uuid4().hex,
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    backend: str = request.param
+    tmp = Path(tempfile.mkdtemp(prefix=f"scheduler-{backend}-"))
+    db_name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
+    if backend == "postgres":
+        asyncio.run(_create_database(POSTGRES_URL, db_name))
+        pg = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=db_name)
+        database_url = pg.render_as_string(hide_password=False)
+    else:
+        database_url = f"sqlite+aiosqlite:///{tmp / 'scheduler.db'}"
+    temporal_port, api_port = devstack.free_port(), devstack.free_port()
+    env = stack_env(tmp, database_url, temporal_port, api_port)
+    stack = Stack(
+        backend=backend,
+        base_url=f"http://127.0.0.1:{api_port}",
+        database_url=database_url,
+        temporal_address=env["TEMPORAL_ADDRESS"],
+        queue_prefix=env["SCHEDULER_TASK_QUEUE_PREFIX"],
+        data_dir=tmp,
+        env=env,
+    )
+
+    def log_file(name: str) -> IO[bytes]:
+        handle = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
+        stack.logs.append(handle)
+        return handle
+
+    try:
+        from settings import Settings
+
+        settings = Settings.from_env(env)
+        stack.processes["temporal"] = devstack.start_temporal(
+            settings, headless=True, output=log_file("temporal")
+        )
+        devstack.wait_for_port("127.0.0.1", temporal_port, 60)
+        stack.processes["orchestrator"] = devstack.start_python(
+            "worker_main.py", ["--orchestrator"], env, log_file("orchestrator")
+        )
+        stack.processes["shell"] = devstack.start_python(
+            "worker_main.py", ["--task-type", "shell"], env, log_file("shell")
+        )
+        stack.processes["api"] = devstack.start_python("api_main.py", [], env, log_file("api"))
+        devstack.wait_for_http(f"{stack.base_url}/health", 90, stack.processes["api"])
+        yield stack
+    finally:
+        for name in ("api", "shell", "orchestrator", "temporal"):
+            if name in stack.processes:
+                devstack.stop(stack.processes[name], within_seconds=20)
+        for handle in stack.logs:
+            handle.close()
+        if backend == "postgres":
+            asyncio.run(_drop_database(POSTGRES_URL, db_name))
+
+
+@pytest.fixture
+def admin(stack: Stack) -> Iterator[Api]:
+    api = stack.api("admin")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def viewer(stack: Stack) -> Iterator[Api]:
+    api = stack.api("viewer")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def operator(stack: Stack) -> Iterator[Api]:
+    api = stack.api("operator")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def anonymous(stack: Stack) -> Iterator[Api]:
+    api = stack.api(None)
+    yield api
+    api.close()
