@@ -7,11 +7,33 @@ again at run time (a worker's allowlists may differ from the API's).
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any
 
 import msgspec
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+_AT_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
+    """``(field path, message)`` of a msgspec validation error; the path is "" for the root.
+
+    msgspec names the path as ``$.a.b[0]`` (``[...]`` for a dict value) or,
+    for unknown and missing fields, only inside the message.
+    """
+    message = str(error)
+    match = _AT_PATH.search(message)
+    path = ""
+    if match:
+        message = message[: match.start()]
+        path = match.group("path").replace("[...]", "").lstrip(".")
+    if "`" in message and ("unknown field" in message or "required field" in message):
+        name = message.split("`")[1]
+        path = f"{path}.{name}" if path else name
+    return path, message
 
 
 class ParameterError(ValueError):
@@ -75,15 +97,8 @@ def validate_parameters(
     try:
         parsed = msgspec.convert(raw, type=schema, strict=True)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        field = "parameters"
-        if " - at `$." in message:
-            message, _, path = message.partition(" - at `$.")
-            field = f"parameters.{path.rstrip('`')}"
-        elif "unknown field" in message or "missing required field" in message:
-            name = message.split("`")[1] if "`" in message else ""
-            field = f"parameters.{name}" if name else field
-        raise ParameterError(field, message) from exc
+        field, message = field_of(exc)
+        raise ParameterError(f"parameters.{field}" if field else "parameters", message) from exc
     if isinstance(parsed, ShellParameters):
         if parsed.shell not in allowed_shells:
             raise ParameterError(

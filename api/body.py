@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 
 import msgspec
 
+from activities.parameters import field_of
 from api.errors import ApiError, ErrorCode, validation_error
 
 T = TypeVar("T")
-
-_AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-
-
-def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
-    """``(field, message)`` from a msgspec validation error."""
-    message = str(error)
-    match = _AT_PATH.search(message)
-    if match:
-        return match.group("path") or "body", message[: match.start()]
-    if "`" in message and ("unknown field" in message or "required field" in message):
-        return message.split("`")[1], message
-    return "body", message
 
 
 def decode_body(raw: bytes, schema: type[T]) -> T:
@@ -33,6 +20,6 @@ def decode_body(raw: bytes, schema: type[T]) -> T:
         return msgspec.json.decode(raw, type=schema, strict=True)
     except msgspec.ValidationError as exc:
         field, message = field_of(exc)
-        raise validation_error(field, message) from exc
+        raise validation_error(field or "body", message) from exc
     except msgspec.DecodeError as exc:
         raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"Malformed JSON: {exc}") from exc

@@ -1,0 +1,156 @@
+"""Mirror writes on the real database: idempotent, one row per workflow, never backwards."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.run_recorder import RunRecorder
+from persistence import runs, tasks
+from persistence.database import create_engine, create_sessionmaker
+from persistence.models import Task
+from settings import Settings
+from tests.conftest import Stack
+from workflows.payloads import BeginRun, FinishRun, RunStatus
+
+T = TypeVar("T")
+
+
+def with_sessions(
+    stack: Stack, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        engine = create_engine(stack.database_url)
+        try:
+            return await work(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+async def _new_task(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session, session.begin():
+        now = datetime.now(UTC)
+        task = Task(
+            name=f"mirror-{uuid.uuid4().hex[:8]}",
+            task_type="shell",
+            schedule="0 0 1 1 *",
+            parameters={"command": "true"},
+            timeout_seconds=60,
+            max_retries=0,
+            status="Inactive",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(task)
+        await session.flush()
+        return task.id
+
+
+def test_begin_run_is_idempotent_per_workflow_id(stack: Stack) -> None:
+    recorder_settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[int], int]:
+        task_id = await _new_task(sessions)
+        recorder = RunRecorder(sessions, recorder_settings)
+        start = BeginRun(
+            task_id=task_id,
+            workflow_id=f"task-{task_id}-2030-01-01T00:00:00Z-{uuid.uuid4().hex[:4]}",
+            temporal_run_id="r1",
+            scheduled_at="2030-01-01T00:00:00Z",
+        )
+        # Retries of the same start, some of them concurrent.
+        plans = await asyncio.gather(*(recorder.begin_run(start) for _ in range(5)))
+        async with sessions() as session:
+            _, total = await runs.list_runs(session, task_id, None, 0, 100)
+        return [plan.task_run_id for plan in plans], total
+
+    ids, total = with_sessions(stack, work)
+    assert total == 1
+    assert len(set(ids)) == 1
+
+
+def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack) -> None:
+    settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, object]:
+        task_id = await _new_task(sessions)
+        recorder = RunRecorder(sessions, settings)
+        plan = await recorder.begin_run(
+            BeginRun(
+                task_id=task_id,
+                workflow_id=f"wf-{uuid.uuid4().hex}",
+                temporal_run_id="r1",
+                scheduled_at="2030-01-01T00:00:00Z",
+            )
+        )
+        run_id = plan.task_run_id
+        started = datetime(2030, 1, 1, 0, 0, 1, tzinfo=UTC)
+        async with sessions() as session, session.begin():
+            await runs.mark_running(session, run_id, "w-1", 1, started)
+        async with sessions() as session, session.begin():
+            # A stale report of the first attempt arrives late: ignored.
+            await runs.mark_running(session, run_id, "w-0", 0, started - timedelta(seconds=1))
+        finish = FinishRun(
+            task_run_id=run_id,
+            status=RunStatus.COMPLETED,
+            completed_at="2030-01-01T00:00:03Z",
+            result="ok",
+        )
+        await recorder.finish_run(finish)
+        # A duplicate finish with another outcome, then late Running/Dispatched writes.
+        await recorder.finish_run(
+            FinishRun(
+                task_run_id=run_id, status=RunStatus.FAILED, completed_at="2030-01-01T00:00:09Z"
+            )
+        )
+        async with sessions() as session, session.begin():
+            await runs.mark_running(session, run_id, "w-9", 5, started)
+            await runs.mark_dispatched(session, run_id)
+        async with sessions() as session:
+            run = await runs.get_run(session, run_id)
+            assert run is not None
+            return {
+                "status": run.status,
+                "worker_id": run.worker_id,
+                "retry_count": run.retry_count,
+                "result": run.result,
+                "duration": run.execution_duration_ms,
+                "completed_at": run.completed_at,
+            }
+
+    run = with_sessions(stack, work)
+    assert run["status"] == "Completed"
+    assert run["worker_id"] == "w-1"
+    assert run["retry_count"] == 1
+    assert run["result"] == "ok"
+    # Derived from the final attempt's start when the executor gave no duration.
+    assert run["duration"] == 2000
+    assert run["completed_at"] == datetime(2030, 1, 1, 0, 0, 3, tzinfo=UTC)
+
+
+def test_cycle_detection_follows_transitive_edges(stack: Stack) -> None:
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[bool, bool, bool]:
+        a = await _new_task(sessions)
+        b = await _new_task(sessions)
+        c = await _new_task(sessions)
+        async with sessions() as session, session.begin():
+            await tasks.set_dependencies(session, b, [a])  # b -> a
+            await tasks.set_dependencies(session, c, [b])  # c -> b
+        async with sessions() as session:
+            return (
+                await tasks.would_cycle(session, a, [c]),  # a -> c closes a -> c -> b -> a
+                await tasks.would_cycle(session, a, [a]),
+                await tasks.would_cycle(session, c, [a]),  # c -> a is a shortcut, no cycle
+            )
+
+    transitive, self_loop, shortcut = with_sessions(stack, work)
+    assert transitive is True
+    assert self_loop is True
+    assert shortcut is False
