@@ -14,10 +14,12 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
+from api.body import body_required
 from api.errors import ApiError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,24 @@ class ErrorEnvelope(msgspec.Struct, kw_only=True):
     timestamp: str
 
 
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error envelopes a route can answer with."""
+    described = {
+        400: "Bad request: malformed JSON or a missing body",
+        401: "Authentication required or token invalid",
+        403: "Insufficient permissions",
+        404: "Not found",
+        409: "Conflict",
+        422: "Validation failed",
+        429: "Rate limit exceeded",
+        503: "Database or Temporal unavailable",
+    }
+    return {
+        status: ResponseSpec(ErrorEnvelope, description=described[status], generate_examples=False)
+        for status in statuses
+    }
+
+
 def ok(data: T) -> Envelope[T]:
     return Envelope(data=data)
 
@@ -67,6 +87,9 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
         first = problems[0] if problems and isinstance(problems[0], dict) else {}
         field = str(first.get("key", "request"))
         message = str(first.get("message", exc.detail))
+        if field == "data" and first.get("source") == "body":
+            # The only body-level failure Litestar itself reports: no body at all.
+            return body_required()
         return ApiError(
             422,
             ErrorCode.VALIDATION_ERROR,

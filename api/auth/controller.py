@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 
 from api.auth.guards import requires
 from api.auth.principal import Principal
 from api.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, ValidateResponse
 from api.auth.service import AuthService
-from api.body import decode_body
-from api.envelope import Envelope, ok
+from api.body import StrictBody
+from api.envelope import Envelope, error_responses, ok
 
 
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, summary="Authenticate and receive JWT tokens")
-    async def login(
-        self, request: Request[Any, Any, Any], auth_service: AuthService
-    ) -> Envelope[TokenResponse]:
-        body = decode_body(await request.body(), LoginRequest)
-        return ok(await auth_service.login(body.username, body.password))
+    @post(
+        "/login",
+        status_code=200,
+        dto=StrictBody[LoginRequest],
+        return_dto=None,
+        responses=error_responses(400, 401, 422, 429),
+        summary="Authenticate and receive JWT tokens",
+    )
+    async def login(self, data: LoginRequest, auth_service: AuthService) -> Envelope[TokenResponse]:
+        return ok(await auth_service.login(data.username, data.password))
 
-    @post("/refresh", status_code=200, summary="Rotate a refresh token for a new token pair")
+    @post(
+        "/refresh",
+        status_code=200,
+        dto=StrictBody[RefreshRequest],
+        return_dto=None,
+        responses=error_responses(400, 401, 422, 429),
+        summary="Rotate a refresh token for a new token pair",
+    )
     async def refresh(
-        self, request: Request[Any, Any, Any], auth_service: AuthService
+        self, data: RefreshRequest, auth_service: AuthService
     ) -> Envelope[TokenResponse]:
-        body = decode_body(await request.body(), RefreshRequest)
-        return ok(await auth_service.refresh(body.refresh_token))
+        return ok(await auth_service.refresh(data.refresh_token))
 
-    @get("/validate", guards=[requires()], summary="Validate the current token")
+    @get(
+        "/validate",
+        guards=[requires()],
+        responses=error_responses(401),
+        summary="Validate the current token",
+    )
     async def validate(self, principal: Principal) -> Envelope[ValidateResponse]:
         return ok(
             ValidateResponse(
@@ -45,7 +58,13 @@ class AuthController(Controller):
             )
         )
 
-    @post("/logout", status_code=200, guards=[requires()], summary="Invalidate the session")
+    @post(
+        "/logout",
+        status_code=200,
+        guards=[requires()],
+        responses=error_responses(401),
+        summary="Invalidate the session",
+    )
     async def logout(self, principal: Principal, auth_service: AuthService) -> Envelope[None]:
         await auth_service.logout(principal)
         return ok(None)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.params import Parameter
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
-from api.body import decode_body
-from api.envelope import Envelope, ok
+from api.body import StrictBody
+from api.envelope import Envelope, error_responses, ok
 from api.pagination import Page, PageRequest
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
@@ -30,6 +30,7 @@ from api.tasks.views import task_out
 TaskIdParam = Annotated[int, Parameter(description="Task id")]
 
 READ = [requires(Permission.TASK_READ)]
+READ_ERRORS = error_responses(400, 401, 403, 404, 422)
 WRITE = [requires(Permission.TASK_WRITE)]
 
 
@@ -37,15 +38,20 @@ class TaskController(Controller):
     path = "/api/tasks"
     tags = ["tasks"]
 
-    @post("/", guards=WRITE, status_code=201, summary="Create a scheduled task")
-    async def create_task(
-        self, request: Request[Any, Any, Any], task_service: TaskService
-    ) -> Envelope[TaskOut]:
-        body = decode_body(await request.body(), TaskWrite)
-        task, deps = await task_service.create(body)
+    @post(
+        "/",
+        guards=WRITE,
+        status_code=201,
+        dto=StrictBody[TaskWrite],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 409, 422, 503),
+        summary="Create a scheduled task",
+    )
+    async def create_task(self, data: TaskWrite, task_service: TaskService) -> Envelope[TaskOut]:
+        task, deps = await task_service.create(data)
         return ok(task_out(task, deps))
 
-    @get("/", guards=READ, summary="List tasks")
+    @get("/", guards=READ, responses=error_responses(400, 401, 403, 422), summary="List tasks")
     async def list_tasks(
         self,
         task_reader: TaskReader,
@@ -57,44 +63,73 @@ class TaskController(Controller):
     ) -> Envelope[Page[TaskOut]]:
         return ok(await task_reader.list(PageRequest.of(page, page_size), status, name, task_type))
 
-    @get("/{task_id:int}", guards=READ, summary="Get a task with recent runs and statistics")
+    @get(
+        "/{task_id:int}",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="Get a task with recent runs and statistics",
+    )
     async def get_task(self, task_id: TaskIdParam, task_reader: TaskReader) -> Envelope[TaskDetail]:
         return ok(await task_reader.detail(task_id))
 
-    @put("/{task_id:int}", guards=WRITE, summary="Replace a task's definition")
+    @put(
+        "/{task_id:int}",
+        guards=WRITE,
+        dto=StrictBody[TaskWrite],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+        summary="Replace a task's definition",
+    )
     async def replace_task(
-        self, task_id: TaskIdParam, request: Request[Any, Any, Any], task_service: TaskService
+        self, task_id: TaskIdParam, data: TaskWrite, task_service: TaskService
     ) -> Envelope[TaskOut]:
-        body = decode_body(await request.body(), TaskWrite)
-        task, deps = await task_service.replace(task_id, body)
+        task, deps = await task_service.replace(task_id, data)
         return ok(task_out(task, deps))
 
-    @patch("/{task_id:int}", guards=WRITE, summary="Change some fields of a task")
+    @patch(
+        "/{task_id:int}",
+        guards=WRITE,
+        dto=StrictBody[TaskPatch],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+        summary="Change some fields of a task",
+    )
     async def patch_task(
-        self, task_id: TaskIdParam, request: Request[Any, Any, Any], task_service: TaskService
+        self, task_id: TaskIdParam, data: TaskPatch, task_service: TaskService
     ) -> Envelope[TaskOut]:
-        body = decode_body(await request.body(), TaskPatch)
-        task, deps = await task_service.patch(task_id, body)
+        task, deps = await task_service.patch(task_id, data)
         return ok(task_out(task, deps))
 
     @delete(
         "/{task_id:int}",
         guards=[requires(Permission.TASK_DELETE)],
         status_code=200,
+        responses=error_responses(401, 403, 404, 409, 503),
         summary="Delete a task, its schedule and its run history",
     )
     async def delete_task(self, task_id: TaskIdParam, task_service: TaskService) -> Envelope[None]:
         await task_service.delete(task_id)
         return ok(None)
 
-    @post("/{task_id:int}/trigger", guards=WRITE, status_code=201, summary="Run a task now")
+    @post(
+        "/{task_id:int}/trigger",
+        guards=WRITE,
+        status_code=201,
+        responses=error_responses(401, 403, 404, 503),
+        summary="Run a task now",
+    )
     async def trigger_task(
         self, task_id: TaskIdParam, task_service: TaskService
     ) -> Envelope[TriggerOut]:
         run = await task_service.trigger(task_id)
         return ok(TriggerOut(task_run_id=run.id, message="Task triggered successfully"))
 
-    @get("/{task_id:int}/runs", guards=READ, summary="A task's runs, newest first")
+    @get(
+        "/{task_id:int}/runs",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="A task's runs, newest first",
+    )
     async def list_runs(
         self,
         task_id: TaskIdParam,
@@ -105,7 +140,12 @@ class TaskController(Controller):
     ) -> Envelope[Page[RunOut]]:
         return ok(await task_reader.runs(task_id, PageRequest.of(page, page_size), status))
 
-    @get("/{task_id:int}/stats", guards=READ, summary="A task's execution statistics")
+    @get(
+        "/{task_id:int}/stats",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="A task's execution statistics",
+    )
     async def task_stats(
         self, task_id: TaskIdParam, task_reader: TaskReader
     ) -> Envelope[TaskStatsOut]:
@@ -116,6 +156,6 @@ class TaskRunController(Controller):
     path = "/api/task-runs"
     tags = ["task runs"]
 
-    @get("/{run_id:int}", guards=READ, summary="Get one task run")
+    @get("/{run_id:int}", guards=READ, responses=READ_ERRORS, summary="Get one task run")
     async def get_run(self, run_id: int, task_reader: TaskReader) -> Envelope[RunOut]:
         return ok(await task_reader.run(run_id))

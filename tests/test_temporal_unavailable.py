@@ -1,0 +1,69 @@
+"""With Temporal unreachable, writes answer 503 and leave nothing half-written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import devstack
+from tests.conftest import Stack
+from tests.helpers import Api, assert_error, unique
+
+
+@pytest.fixture
+def api_without_temporal(stack: Stack) -> Iterator[Api]:
+    """A second API process on the same database, pointed at a port where no Temporal runs."""
+    port = devstack.free_port()
+    env = {
+        **stack.env,
+        "SCHEDULER_API_PORT": str(port),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{devstack.free_port()}",
+    }
+    with open(stack.data_dir / "api-without-temporal.log", "wb") as log:
+        process = devstack.start_python("api_main.py", [], env, log)
+        try:
+            devstack.wait_for_http(f"http://127.0.0.1:{port}/health", 60, process)
+            api = Api(f"http://127.0.0.1:{port}", "admin")
+            yield api
+            api.close()
+        finally:
+            devstack.stop(process)
+
+
+def test_create_update_trigger_answer_503_and_write_nothing(
+    api_without_temporal: Api, admin: Api
+) -> None:
+    name = unique("no-temporal")
+    body = {
+        "name": name,
+        "task_type": "shell",
+        "schedule": "0 0 1 1 *",
+        "parameters": {"command": "true"},
+    }
+    assert_error(api_without_temporal.post("/api/tasks", json=body), 503, "MESSAGE_QUEUE_ERROR")
+    listed = admin.get("/api/tasks", params={"name": name}).json()["data"]
+    assert listed["total"] == 0
+
+    existing = admin.create_task()
+    response = api_without_temporal.patch(
+        f"/api/tasks/{existing['id']}", json={"schedule": "5 5 * * *", "status": "Inactive"}
+    )
+    assert_error(response, 503, "MESSAGE_QUEUE_ERROR")
+    unchanged = admin.get(f"/api/tasks/{existing['id']}").json()["data"]
+    assert unchanged["schedule"] == existing["schedule"]
+    assert unchanged["status"] == "Active"
+
+    assert_error(
+        api_without_temporal.post(f"/api/tasks/{existing['id']}/trigger"),
+        503,
+        "MESSAGE_QUEUE_ERROR",
+    )
+    assert admin.get(f"/api/tasks/{existing['id']}/runs").json()["data"]["total"] == 0
+
+    assert_error(
+        api_without_temporal.delete(f"/api/tasks/{existing['id']}"), 503, "MESSAGE_QUEUE_ERROR"
+    )
+    assert admin.get(f"/api/tasks/{existing['id']}").status_code == 200
+    # Reads never need Temporal.
+    assert api_without_temporal.get(f"/api/tasks/{existing['id']}").status_code == 200
