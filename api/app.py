@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.authenticator = Authenticator(tokens, sessions)
         app.state.auth_service = AuthService(sessions, tokens, hasher)
         app.state.task_service = TaskService(sessions, client, schedules, settings)
-        app.state.task_reader = TaskReader(sessions)
+        app.state.task_reader = TaskReader(create_sessionmaker(engine, read_only=True))
         try:
             yield
         finally:

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 log = logging.getLogger(__name__)
+
+READ_ONLY = "scheduler_read_only"
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
@@ -34,6 +36,18 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # Let SQLAlchemy's "begin" event below decide how transactions start.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # A deferred transaction that reads and then writes cannot wait for a
+            # concurrent writer (SQLite answers "database is locked" at once), so
+            # writing sessions take the write lock up front and wait their turn.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(
@@ -47,9 +61,15 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded values after commit (responses read them)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (responses read them).
+
+    ``read_only`` sessions never write; on SQLite they do not queue behind writers.
+    """
+    bound = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bound, expire_on_commit=False)
 
 
 async def wait_for_database(engine: AsyncEngine, within_seconds: float) -> None:

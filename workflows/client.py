@@ -7,7 +7,10 @@ import logging
 import time
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,7 +43,16 @@ async def connect(address: str, namespace: str, within_seconds: float) -> Client
 
 async def register_search_attributes(client: Client) -> None:
     """Make sure ``TaskId``, ``TaskName`` and ``TaskType`` exist in the namespace."""
-    wanted = {name: _INDEXED_TYPES[kind] for name, kind in search_attributes.KINDS.items()}
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    wanted = {
+        name: _INDEXED_TYPES[kind]
+        for name, kind in search_attributes.KINDS.items()
+        if name not in existing.custom_attributes
+    }
+    if not wanted:
+        return
     try:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=wanted)
