@@ -117,6 +117,7 @@ class Settings:
     retry_backoff_coefficient: float = 2.0
     retry_maximum_interval_seconds: float = 300.0
     heartbeat_timeout_seconds: float = 10.0
+    dependency_recheck_seconds: float = 30.0
     output_limit_bytes: int = 64 * 1024
     kill_grace_seconds: float = 5.0
     allowed_shells: tuple[str, ...] = ("/bin/sh", "/bin/bash")
@@ -190,6 +191,9 @@ class Settings:
             ),
             heartbeat_timeout_seconds=_float(
                 env, "SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS", 10.0, minimum=1.0
+            ),
+            dependency_recheck_seconds=_float(
+                env, "SCHEDULER_DEPENDENCY_RECHECK_SECONDS", 30.0, minimum=0.5
             ),
             output_limit_bytes=_int(env, "SCHEDULER_OUTPUT_LIMIT_BYTES", 64 * 1024, minimum=256),
             kill_grace_seconds=_float(env, "SCHEDULER_KILL_GRACE_SECONDS", 5.0),

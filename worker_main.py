@@ -59,13 +59,19 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     workers: list[Worker] = []
     if args.orchestrator:
         await register_search_attributes(client)
-        recorder = RunRecorder(sessions, settings)
+        recorder = RunRecorder(sessions, settings, client)
         workers.append(
             Worker(
                 client,
                 task_queue=settings.orchestrator_queue,
                 workflows=[TaskRunWorkflow],
-                activities=[recorder.begin_run, recorder.mark_dispatched, recorder.finish_run],
+                activities=[
+                    recorder.begin_run,
+                    recorder.mark_dispatched,
+                    recorder.finish_run,
+                    recorder.check_dependencies,
+                    recorder.notify_dependents,
+                ],
                 graceful_shutdown_timeout=drain,
             )
         )

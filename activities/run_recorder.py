@@ -6,13 +6,24 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.timestamps import parse_rfc3339
 from persistence import runs
 from persistence.models import Task
 from settings import Settings
-from workflows.payloads import BeginRun, DispatchRun, FinishRun, RunPlan, RunStatus
+from workflows.payloads import (
+    BeginRun,
+    DependencyCheck,
+    DependencyStatus,
+    DispatchRun,
+    FinishRun,
+    NotifyDependents,
+    RunPlan,
+    RunStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +31,15 @@ log = logging.getLogger(__name__)
 class RunRecorder:
     """Idempotent writes: a retried call never duplicates a row or moves a run backwards."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        client: Client | None = None,
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._client = client
 
     @activity.defn(name="begin_run")
     async def begin_run(self, start: BeginRun) -> RunPlan:
@@ -67,6 +84,11 @@ class RunRecorder:
                 retry_backoff_coefficient=self._settings.retry_backoff_coefficient,
                 retry_maximum_interval_seconds=self._settings.retry_maximum_interval_seconds,
                 already_finished=RunStatus(run.status).is_terminal,
+                dependencies=list(definition.get("dependencies", [])),
+                dependency_timeout_seconds=int(
+                    definition.get("dependency_timeout_seconds") or definition["timeout_seconds"]
+                ),
+                dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
             )
 
     @activity.defn(name="mark_dispatched")
@@ -93,3 +115,28 @@ class RunRecorder:
             )
         if recorded:
             log.info("run %s: %s", finish.task_run_id, finish.status)
+
+    @activity.defn(name="check_dependencies")
+    async def check_dependencies(self, check: DependencyCheck) -> DependencyStatus:
+        async with self._sessions() as session:
+            state = await runs.dependency_state(session, check.task_run_id)
+        return DependencyStatus(
+            unmet=[f"{name} (id {dep})" for dep, name in state.unmet], deleted=state.deleted
+        )
+
+    @activity.defn(name="notify_dependents")
+    async def notify_dependents(self, notify: NotifyDependents) -> None:
+        """Wake the runs waiting on this task, so they start without waiting for a re-check."""
+        if self._client is None:
+            return
+        async with self._sessions() as session:
+            workflow_ids = await runs.waiting_dependent_workflow_ids(session, notify.task_id)
+        for workflow_id in workflow_ids:
+            try:
+                await self._client.get_workflow_handle(workflow_id).signal(
+                    "dependency_completed", notify.task_id
+                )
+            except RPCError as err:
+                # Finished or gone in the meantime: nothing is waiting there any more.
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise

@@ -10,14 +10,15 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.models import Task, TaskRun
+from persistence import tasks
+from persistence.models import Task, TaskDependency, TaskRun
 from persistence.types import utcnow
 from workflows.payloads import OPEN_STATUSES, RunStatus
 
 FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
 
 
-def definition_of(task: Task) -> dict[str, Any]:
+def definition_of(task: Task, dependencies: list[int]) -> dict[str, Any]:
     """The snapshot of a task's definition that a run records and executes."""
     return {
         "name": task.name,
@@ -26,6 +27,8 @@ def definition_of(task: Task) -> dict[str, Any]:
         "parameters": task.parameters,
         "timeout_seconds": task.timeout_seconds,
         "max_retries": task.max_retries,
+        "dependencies": dependencies,
+        "dependency_timeout_seconds": task.dependency_timeout_seconds or task.timeout_seconds,
     }
 
 
@@ -38,8 +41,9 @@ async def create_run(
     scheduled_at: datetime,
     temporal_run_id: str | None = None,
 ) -> TaskRun:
-    """Insert a ``Pending`` run row; the caller commits."""
+    """Insert a ``Pending`` run row with the task's definition snapshot; the caller commits."""
     now = utcnow()
+    dependencies = (await tasks.dependencies_of(session, [task.id]))[task.id]
     run = TaskRun(
         task_id=task.id,
         workflow_id=workflow_id,
@@ -48,7 +52,7 @@ async def create_run(
         status=RunStatus.PENDING,
         retry_count=0,
         scheduled_at=scheduled_at,
-        definition=definition_of(task),
+        definition=definition_of(task, dependencies),
         created_at=now,
         updated_at=now,
     )
@@ -263,3 +267,53 @@ async def task_stats(session: AsyncSession, task_id: int, now: datetime) -> Task
         runs_last_7d=int(row[9]),
         runs_last_30d=int(row[10]),
     )
+
+
+@dataclass(frozen=True)
+class DependencyState:
+    unmet: list[tuple[int, str]]
+    deleted: list[int]
+
+
+async def dependency_state(session: AsyncSession, run_id: int) -> DependencyState:
+    """Which of a run's dependencies are not satisfied yet.
+
+    Dependency D is satisfied when D has a ``Completed`` run that finished
+    after the ``scheduled_at`` of this task's previous run (for the task's
+    first run: any ``Completed`` run of D).
+    """
+    run = await session.get(TaskRun, run_id)
+    if run is None:
+        return DependencyState(unmet=[], deleted=[])
+    wanted: list[int] = list(run.definition.get("dependencies", []))
+    if not wanted:
+        return DependencyState(unmet=[], deleted=[])
+    previous = await session.scalar(
+        select(TaskRun.scheduled_at)
+        .where(TaskRun.task_id == run.task_id, TaskRun.id < run.id)
+        .order_by(TaskRun.id.desc())
+        .limit(1)
+    )
+    names = dict(
+        (await session.execute(select(Task.id, Task.name).where(Task.id.in_(wanted)))).tuples()
+    )
+    completed = select(TaskRun.task_id).where(
+        TaskRun.task_id.in_(wanted), TaskRun.status == RunStatus.COMPLETED
+    )
+    if previous is not None:
+        completed = completed.where(TaskRun.completed_at > previous)
+    satisfied = set(await session.scalars(completed.distinct()))
+    return DependencyState(
+        unmet=[(dep, names[dep]) for dep in wanted if dep in names and dep not in satisfied],
+        deleted=[dep for dep in wanted if dep not in names],
+    )
+
+
+async def waiting_dependent_workflow_ids(session: AsyncSession, task_id: int) -> list[str]:
+    """Workflows of ``Pending`` runs of the tasks that depend on ``task_id``."""
+    rows = await session.scalars(
+        select(TaskRun.workflow_id)
+        .join(TaskDependency, TaskDependency.task_id == TaskRun.task_id)
+        .where(TaskDependency.depends_on_id == task_id, TaskRun.status == RunStatus.PENDING)
+    )
+    return list(rows)

@@ -63,6 +63,29 @@ class RunPlan:
     retry_maximum_interval_seconds: float
     already_finished: bool = False
     """The row was already terminal (a replayed or duplicated start): do nothing."""
+    dependencies: list[int] = field(default_factory=list)
+    dependency_timeout_seconds: int = 0
+    dependency_recheck_seconds: float = 30.0
+
+
+@dataclass
+class DependencyCheck:
+    task_run_id: int
+
+
+@dataclass
+class DependencyStatus:
+    """Which dependencies of a run are not yet satisfied (empty lists: go)."""
+
+    unmet: list[str] = field(default_factory=list)
+    """Readable ``name (id N)`` of each dependency without a qualifying completion."""
+    deleted: list[int] = field(default_factory=list)
+    """Dependency ids whose task no longer exists: the run can never start."""
+
+
+@dataclass
+class NotifyDependents:
+    task_id: int
 
 
 @dataclass

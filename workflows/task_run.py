@@ -8,6 +8,7 @@ real work an activity on the task type's own queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,17 +18,23 @@ from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     CancelledError,
-    TimeoutError,
     TimeoutType,
 )
+from temporalio.exceptions import (
+    TimeoutError as TemporalTimeoutError,
+)
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from workflows.payloads import (
         BeginRun,
+        DependencyCheck,
+        DependencyStatus,
         DispatchRun,
         ExecuteTask,
         ExecutionResult,
         FinishRun,
+        NotifyDependents,
         RunInput,
         RunOutcome,
         RunPlan,
@@ -66,7 +73,26 @@ def _report(error: ApplicationError) -> dict[str, Any]:
 
 @workflow.defn(name="TaskRunWorkflow")
 class TaskRunWorkflow:
-    """Mirror the run as it moves, execute it with Temporal's retries and timeouts."""
+    """Mirror the run as it moves, wait for its dependencies, execute it with
+    Temporal's retries and timeouts, and wake the runs that wait on this task."""
+
+    def __init__(self) -> None:
+        self._dependency_poke = False
+        self._cancelled_by: str | None = None
+        self._attempt: workflow.ActivityHandle[ExecutionResult] | None = None
+
+    @workflow.signal(name="dependency_completed")
+    def dependency_completed(self, task_id: int) -> None:
+        """A task this run may wait on just completed a run: check again now."""
+        self._dependency_poke = True
+
+    @workflow.signal(name="cancel_run")
+    def cancel_run(self, requested_by: str) -> None:
+        """Stop the run: end a dependency wait, or cancel the executing attempt."""
+        if self._cancelled_by is None:
+            self._cancelled_by = requested_by
+            if self._attempt is not None:
+                self._attempt.cancel()
 
     @workflow.run
     async def run(self, inp: RunInput) -> RunOutcome:
@@ -95,59 +121,121 @@ class TaskRunWorkflow:
         if plan.already_finished:
             return RunOutcome(task_run_id=plan.task_run_id, status="AlreadyFinished")
 
-        finish = await self._execute(plan)
+        try:
+            finish = await self._wait_for_dependencies(plan)
+            if finish is None:
+                finish = await self._execute(plan)
+        except asyncio.CancelledError:
+            # Cancelled from the Web UI or CLI: record it, then end as cancelled.
+            await self._finish(self._ended(plan, RunStatus.FAILED, "cancelled in Temporal"))
+            raise
         await self._finish(finish)
-        if finish.status != RunStatus.COMPLETED:
-            # Fail the workflow too, so the Web UI tells the same story as the API.
-            raise ApplicationError(
-                f"{finish.status}: {finish.error_message or ''}".strip(),
-                type=f"Run{finish.status}",
-                non_retryable=True,
+        if finish.status == RunStatus.COMPLETED:
+            await workflow.execute_local_activity(
+                "notify_dependents",
+                NotifyDependents(task_id=plan.task_id),
+                start_to_close_timeout=MIRROR_TIMEOUT,
+                retry_policy=MIRROR_RETRY,
             )
-        return RunOutcome(task_run_id=plan.task_run_id, status=finish.status)
+            return RunOutcome(task_run_id=plan.task_run_id, status=finish.status)
+        # Fail the workflow too, so the Web UI tells the same story as the API.
+        raise ApplicationError(
+            f"{finish.status}: {finish.error_message or ''}".strip(),
+            type=f"Run{finish.status}",
+            non_retryable=True,
+        )
+
+    def _ended(self, plan: RunPlan, status: RunStatus, message: str) -> FinishRun:
+        return FinishRun(
+            task_run_id=plan.task_run_id,
+            status=status,
+            completed_at=_rfc3339(workflow.now()),
+            error_message=message,
+        )
+
+    def _cancelled(self, plan: RunPlan) -> FinishRun:
+        return self._ended(plan, RunStatus.FAILED, f"cancelled by {self._cancelled_by}")
+
+    async def _wait_for_dependencies(self, plan: RunPlan) -> FinishRun | None:
+        """None once every dependency is met; the final state when the run must not start."""
+        if not plan.dependencies:
+            return None
+        deadline = workflow.now() + timedelta(seconds=plan.dependency_timeout_seconds)
+        while True:
+            # Reset before looking, so a completion signalled during the check is not lost.
+            self._dependency_poke = False
+            status: DependencyStatus = await workflow.execute_local_activity(
+                "check_dependencies",
+                DependencyCheck(task_run_id=plan.task_run_id),
+                result_type=DependencyStatus,
+                start_to_close_timeout=MIRROR_TIMEOUT,
+                retry_policy=MIRROR_RETRY,
+            )
+            if status.deleted:
+                return self._ended(
+                    plan,
+                    RunStatus.FAILED,
+                    f"dependency tasks {status.deleted} were deleted; this run can never start",
+                )
+            if not status.unmet:
+                return None
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return self._ended(
+                    plan,
+                    RunStatus.FAILED,
+                    f"dependencies not met within {plan.dependency_timeout_seconds}s: "
+                    + ", ".join(status.unmet),
+                )
+            if self._cancelled_by is not None:
+                return self._cancelled(plan)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._dependency_poke or self._cancelled_by is not None,
+                    timeout=min(remaining, plan.dependency_recheck_seconds),
+                )
+            if self._cancelled_by is not None:
+                return self._cancelled(plan)
 
     async def _execute(self, plan: RunPlan) -> FinishRun:
+        if self._cancelled_by is not None:
+            return self._cancelled(plan)
         await workflow.execute_local_activity(
             "mark_dispatched",
             DispatchRun(task_run_id=plan.task_run_id),
             start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY,
         )
+        self._attempt = workflow.start_activity(
+            f"run_{plan.task_type}",
+            ExecuteTask(
+                task_run_id=plan.task_run_id,
+                task_id=plan.task_id,
+                parameters=plan.parameters,
+                timeout_seconds=plan.timeout_seconds,
+            ),
+            result_type=ExecutionResult,
+            task_queue=plan.executor_queue,
+            start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),
+            heartbeat_timeout=timedelta(seconds=plan.heartbeat_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=plan.retry_initial_interval_seconds),
+                backoff_coefficient=plan.retry_backoff_coefficient,
+                maximum_interval=timedelta(seconds=plan.retry_maximum_interval_seconds),
+                maximum_attempts=plan.max_retries + 1,
+                non_retryable_error_types=NON_RETRYABLE_EXECUTOR_ERRORS,
+            ),
+            # A cancelled run is recorded only once its processes are gone.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
         try:
-            result: ExecutionResult = await workflow.execute_activity(
-                f"run_{plan.task_type}",
-                ExecuteTask(
-                    task_run_id=plan.task_run_id,
-                    task_id=plan.task_id,
-                    parameters=plan.parameters,
-                    timeout_seconds=plan.timeout_seconds,
-                ),
-                result_type=ExecutionResult,
-                task_queue=plan.executor_queue,
-                start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),
-                heartbeat_timeout=timedelta(seconds=plan.heartbeat_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=plan.retry_initial_interval_seconds),
-                    backoff_coefficient=plan.retry_backoff_coefficient,
-                    maximum_interval=timedelta(seconds=plan.retry_maximum_interval_seconds),
-                    maximum_attempts=plan.max_retries + 1,
-                    non_retryable_error_types=NON_RETRYABLE_EXECUTOR_ERRORS,
-                ),
-            )
+            result = await self._attempt
         except ActivityError as err:
+            if self._cancelled_by is not None:
+                return self._cancelled(plan)
             return self._failure(plan, err)
-        except asyncio.CancelledError:
-            # The run was cancelled (API, Web UI or CLI): record it, then let
-            # the workflow end as cancelled.
-            await self._finish(
-                FinishRun(
-                    task_run_id=plan.task_run_id,
-                    status=RunStatus.FAILED,
-                    completed_at=_rfc3339(workflow.now()),
-                    error_message="cancelled",
-                )
-            )
-            raise
+        finally:
+            self._attempt = None
         return FinishRun(
             task_run_id=plan.task_run_id,
             status=RunStatus.COMPLETED,
@@ -166,7 +254,7 @@ class TaskRunWorkflow:
             completed_at=_rfc3339(workflow.now()),
         )
         cause = err.cause
-        if isinstance(cause, TimeoutError):
+        if isinstance(cause, TemporalTimeoutError):
             if cause.type == TimeoutType.START_TO_CLOSE:
                 finish.status = RunStatus.TIMEOUT
                 finish.error_message = (
