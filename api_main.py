@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from api.app import create_app
+from logging_setup import configure_logging
 from settings import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",
-        access_log=False,
+        access_log=False,  # the app logs one line per request itself
+        log_config=None,  # keep the process's logging (text or JSON) for uvicorn's lines
         timeout_graceful_shutdown=30,
     )
 

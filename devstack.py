@@ -21,7 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from settings import SUPPORTED_TASK_TYPES, Settings
+from activities.parameters import SUPPORTED_TASK_TYPES
+from logging_setup import configure_logging
+from settings import Settings
 from workflows.search_attributes import dev_server_flags
 
 ROOT = Path(__file__).resolve().parent
@@ -139,8 +141,8 @@ def executor_types(settings: Settings) -> list[str]:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     env = dict(os.environ)
     if not settings.external_temporal and not settings.temporal_ui_url:
         ui_host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"

@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-SUPPORTED_TASK_TYPES = ("shell",)
-"""Task types this build has executors for; the API refuses any other."""
-
 
 class SettingsError(ValueError):
     """An environment variable holds a value the scheduler cannot use."""
@@ -62,6 +59,14 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); the first is the default."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
     """The configured secret, or one generated on first use and kept in the data dir."""
     configured = env.get("SCHEDULER_JWT_SECRET", "").strip()
@@ -103,6 +108,7 @@ class Settings:
     rate_limit_auth: int = 10
     rate_limit_tasks: int = 100
     rate_limit_system: int = 60
+    rate_limit_redis_url: str = ""
 
     jwt_issuer: str = "temporal-task-scheduler"
     jwt_audience: str = "temporal-task-scheduler-api"
@@ -122,13 +128,25 @@ class Settings:
     kill_grace_seconds: float = 5.0
     allowed_shells: tuple[str, ...] = ("/bin/sh", "/bin/bash")
     allowed_paths: tuple[str, ...] = ()
+    http_block_private: bool = False
+    run_as_user: str = ""
+    worker_heartbeat_seconds: float = 5.0
+    worker_liveness_seconds: float = 30.0
     worker_max_concurrent_tasks: int = 10
     worker_drain_seconds: float = 30.0
 
-    connect_retry_seconds: float = 60.0
+    connect_retry_seconds: float = 0.0
+    """0: retry the database and Temporal at start for as long as it takes."""
+    run_retention_days: int = 90
+    fault_injection: str = ""
+    """Test-only: the name of a crash point to hit (see ``api.tasks.service``)."""
+    reconcile_interval_seconds: float = 30.0
+    reconcile_settle_seconds: float = 30.0
     db_pool_size: int = 10
     max_request_body_bytes: int = 1024 * 1024
     temporal_ui_url: str = ""
+    log_format: str = "text"
+    """``text`` (human-readable lines) or ``json`` (one JSON object per line)."""
 
     @property
     def orchestrator_queue(self) -> str:
@@ -170,6 +188,7 @@ class Settings:
             rate_limit_auth=_int(env, "SCHEDULER_RATE_LIMIT_AUTH", 10, minimum=1),
             rate_limit_tasks=_int(env, "SCHEDULER_RATE_LIMIT_TASKS", 100, minimum=1),
             rate_limit_system=_int(env, "SCHEDULER_RATE_LIMIT_SYSTEM", 60, minimum=1),
+            rate_limit_redis_url=_str(env, "SCHEDULER_RATE_LIMIT_REDIS_URL", ""),
             access_token_ttl_seconds=_int(env, "SCHEDULER_ACCESS_TOKEN_TTL_SECONDS", 3600, 1),
             refresh_token_ttl_seconds=_int(
                 env, "SCHEDULER_REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 1
@@ -199,12 +218,29 @@ class Settings:
             kill_grace_seconds=_float(env, "SCHEDULER_KILL_GRACE_SECONDS", 5.0),
             allowed_shells=_list(env, "SCHEDULER_ALLOWED_SHELLS", ("/bin/sh", "/bin/bash")),
             allowed_paths=_list(env, "SCHEDULER_ALLOWED_PATHS", ()),
+            http_block_private=_bool(env, "SCHEDULER_HTTP_BLOCK_PRIVATE"),
+            run_as_user=_str(env, "SCHEDULER_RUN_AS_USER", ""),
+            worker_heartbeat_seconds=_float(
+                env, "SCHEDULER_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.2
+            ),
+            worker_liveness_seconds=_float(
+                env, "SCHEDULER_WORKER_LIVENESS_SECONDS", 30.0, minimum=1.0
+            ),
             worker_max_concurrent_tasks=_int(env, "SCHEDULER_WORKER_MAX_CONCURRENT", 10, 1),
             worker_drain_seconds=_float(env, "SCHEDULER_WORKER_DRAIN_SECONDS", 30.0),
-            connect_retry_seconds=_float(env, "SCHEDULER_CONNECT_RETRY_SECONDS", 60.0),
+            connect_retry_seconds=_float(env, "SCHEDULER_CONNECT_RETRY_SECONDS", 0.0),
+            run_retention_days=_int(env, "SCHEDULER_RUN_RETENTION_DAYS", 90, minimum=1),
+            fault_injection=_str(env, "SCHEDULER_FAULT_INJECTION", ""),
+            reconcile_interval_seconds=_float(
+                env, "SCHEDULER_RECONCILE_INTERVAL_SECONDS", 30.0, minimum=1.0
+            ),
+            reconcile_settle_seconds=_float(
+                env, "SCHEDULER_RECONCILE_SETTLE_SECONDS", 30.0, minimum=1.0
+            ),
             db_pool_size=_int(env, "SCHEDULER_DB_POOL_SIZE", 10, minimum=1),
             max_request_body_bytes=_int(
                 env, "SCHEDULER_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024
             ),
-            temporal_ui_url=_str(env, "SCHEDULER_TEMPORAL_UI_URL", ""),
+            temporal_ui_url=_str(env, "SCHEDULER_TEMPORAL_UI_URL", "").rstrip("/"),
+            log_format=_choice(env, "SCHEDULER_LOG_FORMAT", ("text", "json")),
         )

@@ -8,17 +8,27 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.worker import Worker
 
+from activities.attempt import AttemptTracker
+from activities.environment import ExecutionContext
+from activities.http import HttpExecutor
+from activities.parameters import SUPPORTED_TASK_TYPES
+from activities.python import PythonExecutor
+from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
-from activities.running import RunningReporter
 from activities.shell import ShellExecutor
+from activities.worker_registry import WorkerRegistration, outbound_ip
+from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
-from settings import SUPPORTED_TASK_TYPES, Settings
+from settings import Settings
 from workflows.client import connect, register_search_attributes
+from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow
 
 log = logging.getLogger("worker")
@@ -76,20 +86,37 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             )
         )
     worker_id = args.worker_id or default_worker_id(args.task_type)
-    reporter = RunningReporter(sessions, worker_id)
-    for task_type in dict.fromkeys(args.task_type):
-        if task_type == "shell":
-            executor = ShellExecutor(settings, reporter)
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=settings.executor_queue(task_type),
-                    activities=[executor.run_shell],
-                    max_concurrent_activities=max_concurrent,
-                    graceful_shutdown_timeout=drain,
-                    identity=worker_id,
-                )
+    task_types = list(dict.fromkeys(args.task_type))
+    tracker = AttemptTracker(sessions, worker_id)
+    context = ExecutionContext(settings)
+    http = HttpExecutor(context, tracker)
+    executors: dict[str, Callable[..., Any]] = {
+        "shell": ShellExecutor(context, tracker).run_shell,
+        "http": http.run_http,
+        "python": PythonExecutor(context, tracker).run_python,
+    }
+    for task_type in task_types:
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.executor_queue(task_type),
+                activities=[executors[task_type]],
+                max_concurrent_activities=max_concurrent,
+                graceful_shutdown_timeout=drain,
+                identity=worker_id,
             )
+        )
+    registration: WorkerRegistration | None = None
+    if task_types:
+        registration = WorkerRegistration(
+            sessions,
+            worker_id=worker_id,
+            task_types=task_types,
+            max_concurrent_tasks=max_concurrent * len(task_types),
+            ip_address=outbound_ip(settings.temporal_address.rpartition(":")[0] or "127.0.0.1"),
+            in_flight=lambda: tracker.in_flight,
+        )
+        await registration.register()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,6 +124,25 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     running = [asyncio.create_task(worker.run()) for worker in workers]
+    background: list[asyncio.Task[None]] = []
+    if registration is not None:
+        background.append(
+            asyncio.create_task(
+                registration.heartbeat_forever(settings.worker_heartbeat_seconds, stop)
+            )
+        )
+    if args.orchestrator:
+        reconciler = Reconciler(
+            sessions,
+            client,
+            schedule_manager(client, settings),
+            settle_seconds=settings.reconcile_settle_seconds,
+            worker_liveness_seconds=settings.worker_liveness_seconds,
+            run_retention_days=settings.run_retention_days,
+        )
+        background.append(
+            asyncio.create_task(reconciler.run_forever(settings.reconcile_interval_seconds, stop))
+        )
     log.info(
         "worker %s polling %s",
         worker_id,
@@ -105,7 +151,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     stopped = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopped, *running], return_when=asyncio.FIRST_COMPLETED)
     log.info("worker %s shutting down", worker_id)
+    stop.set()
+    await asyncio.gather(*background, return_exceptions=True)
+    # Stop polling and let in-flight attempts finish within the drain grace;
+    # past it they are cancelled, which kills their process groups.
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    if registration is not None:
+        await registration.mark_down()
+    await http.close()
     for task in running:
         if task in done and task.exception():
             raise task.exception()  # type: ignore[misc]
@@ -113,9 +166,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parse_args()
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     asyncio.run(run(args, settings))
 
 

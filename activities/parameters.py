@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -52,7 +53,38 @@ class ShellParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     shell: NonEmpty = "/bin/sh"
 
 
-PARAMETER_TYPES: dict[str, type[msgspec.Struct]] = {"shell": ShellParameters}
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class HttpParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: str | None = None
+    timeout_ms: Annotated[int, msgspec.Meta(ge=1, le=86_400_000)] = 30_000
+    follow_redirects: bool = True
+
+
+class PythonParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    script_path: NonEmpty
+    arguments: Annotated[list[str], msgspec.Meta(max_length=1000)] = msgspec.field(
+        default_factory=list
+    )
+    python_executable: NonEmpty | None = None
+    virtual_env: NonEmpty | None = None
+    working_directory: NonEmpty | None = None
+    environment: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+PARAMETER_TYPES: dict[str, type[msgspec.Struct]] = {
+    "shell": ShellParameters,
+    "http": HttpParameters,
+    "python": PythonParameters,
+}
+SUPPORTED_TASK_TYPES = tuple(PARAMETER_TYPES)
+"""Task types this build has executors for; the API refuses any other."""
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 def check_path(field: str, value: str, allowed_roots: tuple[str, ...]) -> str:
@@ -100,17 +132,75 @@ def validate_parameters(
         field, message = field_of(exc)
         raise ParameterError(f"parameters.{field}" if field else "parameters", message) from exc
     if isinstance(parsed, ShellParameters):
-        if parsed.shell not in allowed_shells:
-            raise ParameterError(
-                "parameters.shell",
-                f"shell {parsed.shell!r} is not allowed; use one of {', '.join(allowed_shells)}",
-            )
-        if "\x00" in parsed.command:
-            raise ParameterError("parameters.command", "must not contain a NUL byte")
-        if parsed.working_directory is not None:
-            parsed.working_directory = check_path(
-                "parameters.working_directory", parsed.working_directory, allowed_paths
-            )
-        _check_environment("parameters.environment", parsed.environment)
+        _check_shell(parsed, allowed_shells, allowed_paths)
+    elif isinstance(parsed, HttpParameters):
+        _check_http(parsed)
+    elif isinstance(parsed, PythonParameters):
+        _check_python(parsed, allowed_paths)
     result: dict[str, Any] = msgspec.to_builtins(parsed)
     return result
+
+
+def _check_shell(
+    parsed: ShellParameters, allowed_shells: tuple[str, ...], allowed_paths: tuple[str, ...]
+) -> None:
+    if parsed.shell not in allowed_shells:
+        raise ParameterError(
+            "parameters.shell",
+            f"shell {parsed.shell!r} is not allowed; use one of {', '.join(allowed_shells)}",
+        )
+    if "\x00" in parsed.command:
+        raise ParameterError("parameters.command", "must not contain a NUL byte")
+    if parsed.working_directory is not None:
+        parsed.working_directory = check_path(
+            "parameters.working_directory", parsed.working_directory, allowed_paths
+        )
+    _check_environment("parameters.environment", parsed.environment)
+
+
+def _check_http(parsed: HttpParameters) -> None:
+    try:
+        url = urlsplit(parsed.url)
+        port = url.port
+    except ValueError as exc:
+        raise ParameterError("parameters.url", f"not a valid URL: {exc}") from exc
+    if url.scheme not in ("http", "https"):
+        raise ParameterError("parameters.url", "must be an http:// or https:// URL")
+    if not url.hostname:
+        raise ParameterError("parameters.url", "must name a host")
+    if url.username or url.password:
+        raise ParameterError(
+            "parameters.url", "must not carry credentials; send them in a header instead"
+        )
+    if port == 0:
+        raise ParameterError("parameters.url", "port 0 is not a valid port")
+    for name, value in parsed.headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ParameterError(f"parameters.headers.{name}", "is not a valid header name")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ParameterError(f"parameters.headers.{name}", "must not contain CR, LF or NUL")
+    if parsed.body is not None and parsed.method in ("GET", "HEAD"):
+        raise ParameterError("parameters.body", f"a {parsed.method} request carries no body")
+
+
+def _check_python(parsed: PythonParameters, allowed_paths: tuple[str, ...]) -> None:
+    parsed.script_path = check_path("parameters.script_path", parsed.script_path, allowed_paths)
+    if parsed.python_executable is not None and parsed.virtual_env is not None:
+        raise ParameterError(
+            "parameters.virtual_env",
+            "give python_executable or virtual_env, not both (a virtual env brings its own)",
+        )
+    if parsed.python_executable is not None:
+        parsed.python_executable = check_path(
+            "parameters.python_executable", parsed.python_executable, ()
+        )
+    if parsed.virtual_env is not None:
+        parsed.virtual_env = check_path("parameters.virtual_env", parsed.virtual_env, allowed_paths)
+    if parsed.working_directory is not None:
+        parsed.working_directory = check_path(
+            "parameters.working_directory", parsed.working_directory, allowed_paths
+        )
+    for index, argument in enumerate(parsed.arguments):
+        if "\x00" in argument:
+            raise ParameterError(f"parameters.arguments[{index}]", "must not contain a NUL byte")
+    _check_environment("parameters.environment", parsed.environment)

@@ -1,9 +1,9 @@
 """Child processes in their own session, whose whole group dies with the run.
 
 Shared by the executors that start programs (shell, python): output is
-bounded, the activity heartbeats while the child runs, and timeout,
-cancellation or the child's own exit end every process left in its group
-(SIGTERM, a grace period, then SIGKILL) so no orphan survives a run.
+bounded, and timeout, cancellation or the child's own exit end every process
+left in its group (SIGTERM, a grace period, then SIGKILL) so no orphan
+survives a run. A root worker can start the child as an unprivileged user.
 """
 
 from __future__ import annotations
@@ -11,17 +11,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio import activity
-
 from activities.output import BoundedOutput, pump
 
 ERROR_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The unprivileged account a root worker starts task processes as."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+    @classmethod
+    def lookup(cls, name: str) -> RunAs:
+        entry = pwd.getpwnam(name)
+        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,6 @@ async def terminate_group(pgid: int, grace_seconds: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _heartbeat_forever(every_seconds: float) -> None:
-    while True:
-        activity.heartbeat()
-        await asyncio.sleep(every_seconds)
-
-
 async def run_process(
     argv: Sequence[str],
     *,
@@ -93,16 +101,24 @@ async def run_process(
     env: Mapping[str, str],
     output_limit: int,
     grace_seconds: float,
+    run_as: RunAs | None = None,
 ) -> ProcessOutcome:
-    """Run ``argv`` to completion inside the current activity; see the module docstring."""
+    """Run ``argv`` to completion; see the module docstring. The caller heartbeats."""
+    environment = dict(env)
+    identity: dict[str, object] = {}
+    if run_as is not None:
+        identity = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
+        environment["HOME"] = run_as.home
+        environment["USER"] = environment["LOGNAME"] = run_as.name
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=dict(env),
+        env=environment,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        **identity,  # type: ignore[arg-type]
     )
     pgid = proc.pid
     stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
@@ -112,9 +128,6 @@ async def run_process(
         asyncio.create_task(pump(proc.stdout, stdout)),
         asyncio.create_task(pump(proc.stderr, stderr)),
     ]
-    timeout = activity.info().heartbeat_timeout
-    every = timeout.total_seconds() / 2 if timeout else 5.0
-    heartbeats = asyncio.create_task(_heartbeat_forever(every))
     try:
         exit_code = await proc.wait()
     except BaseException:
@@ -125,8 +138,6 @@ async def run_process(
         for reader in readers:
             reader.cancel()
         raise
-    finally:
-        heartbeats.cancel()
     # The child is done; whatever it left running in its group ends with it,
     # and closing their ends of the pipes lets the readers finish.
     await terminate_group(pgid, grace_seconds)

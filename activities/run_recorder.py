@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.run_log import log_transition
 from activities.timestamps import parse_rfc3339
 from persistence import runs
 from persistence.models import Task
@@ -24,8 +23,6 @@ from workflows.payloads import (
     RunPlan,
     RunStatus,
 )
-
-log = logging.getLogger(__name__)
 
 
 class RunRecorder:
@@ -70,7 +67,7 @@ class RunRecorder:
                     parse_rfc3339(start.scheduled_at),
                 )
             definition = run.definition
-            log.info("run %s of task %s: %s", run.id, run.task_id, run.status)
+            log_transition(run.task_id, run.id, run.status)
             return RunPlan(
                 task_run_id=run.id,
                 task_id=run.task_id,
@@ -94,7 +91,9 @@ class RunRecorder:
     @activity.defn(name="mark_dispatched")
     async def mark_dispatched(self, dispatch: DispatchRun) -> None:
         async with self._sessions() as session, session.begin():
-            await runs.mark_dispatched(session, dispatch.task_run_id)
+            task_id = await runs.mark_dispatched(session, dispatch.task_run_id)
+        if task_id is not None:
+            log_transition(task_id, dispatch.task_run_id, RunStatus.DISPATCHED)
 
     @activity.defn(name="finish_run")
     async def finish_run(self, finish: FinishRun) -> None:
@@ -113,8 +112,10 @@ class RunRecorder:
                     execution_duration_ms=finish.execution_duration_ms,
                 ),
             )
-        if recorded:
-            log.info("run %s: %s", finish.task_run_id, finish.status)
+            # finish_run loaded the row into this session: no second query.
+            run = await runs.get_run(session, finish.task_run_id) if recorded else None
+        if run is not None:
+            log_transition(run.task_id, run.id, finish.status)
 
     @activity.defn(name="check_dependencies")
     async def check_dependencies(self, check: DependencyCheck) -> DependencyStatus:

@@ -12,23 +12,36 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 
-from api.auth.controller import AuthController
+from api.auth.api_keys import ApiKeyService
+from api.auth.controller import ApiKeyController, AuthController
 from api.auth.guards import provide_principal
 from api.auth.passwords import PasswordHasher
 from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
 from api.envelope import handle_exception
-from api.system.controller import health
+from api.observability.collector import DatabaseSnapshots, SchedulerCollector
+from api.observability.metrics import HttpMetrics, MetricsExporter
+from api.observability.requests import RequestObserver
+from api.security.headers import SecurityHeaders
+from api.security.rate_limit import Limits, RateLimiter
+from api.security.rate_limit_store import make_store
+from api.system.controller import SystemController, health, metrics
+from api.system.health import HealthProbe
+from api.system.stats import SystemReader
 from api.tasks.controller import TaskController, TaskRunController
 from api.tasks.reads import TaskReader
 from api.tasks.service import TaskService
+from api.tasks.web_ui import WebUi
+from api.workers.controller import WorkerController
+from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
 from settings import Settings
-from workflows.schedules import ScheduleManager, SchedulePolicyConfig
+from workflows.schedules import schedule_manager
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,16 @@ def _state_provider(name: str) -> Provide:
 
 def create_app(settings: Settings) -> Litestar:
     """Build the API; connections are made in the lifespan, kept on ``app.state``."""
+    registry = CollectorRegistry()  # this app's metrics only: no process-global registry
+    http_metrics = HttpMetrics(registry)
+    tokens = TokenService(
+        settings.jwt_secret,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.access_token_ttl_seconds,
+        settings.refresh_token_ttl_seconds,
+    )
+    rate_limit_store = make_store(settings.rate_limit_redis_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -57,38 +80,57 @@ def create_app(settings: Settings) -> Litestar:
             settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
         )
         hasher = PasswordHasher()
-        tokens = TokenService(
-            settings.jwt_secret,
-            settings.jwt_issuer,
-            settings.jwt_audience,
-            settings.access_token_ttl_seconds,
-            settings.refresh_token_ttl_seconds,
-        )
         await seed_default_users(sessions, hasher, settings)
-        schedules = ScheduleManager(
-            client,
-            SchedulePolicyConfig(
-                orchestrator_queue=settings.orchestrator_queue,
-                catchup_window_seconds=settings.schedule_catchup_window_seconds,
-            ),
-        )
+        schedules = schedule_manager(client, settings)
         app.state.authenticator = Authenticator(tokens, sessions)
         app.state.auth_service = AuthService(sessions, tokens, hasher)
+        app.state.api_key_service = ApiKeyService(sessions)
         app.state.task_service = TaskService(sessions, client, schedules, settings)
-        app.state.task_reader = TaskReader(create_sessionmaker(engine, read_only=True))
+        app.state.task_reader = TaskReader(
+            create_sessionmaker(engine, read_only=True),
+            schedules,
+            WebUi(settings.temporal_ui_url, settings.temporal_namespace),
+        )
+        app.state.worker_reader = WorkerReader(
+            create_sessionmaker(engine, read_only=True), settings.worker_liveness_seconds
+        )
+        monitoring = create_sessionmaker(engine, read_only=True)
+        collector = SchedulerCollector()
+        registry.register(collector)
+        app.state.health_probe = HealthProbe(monitoring, client)
+        app.state.system_reader = SystemReader(monitoring)
+        app.state.metrics_exporter = MetricsExporter(
+            registry, collector, DatabaseSnapshots(monitoring)
+        )
         try:
             yield
         finally:
+            registry.unregister(collector)
+            await rate_limit_store.close()
             await engine.dispose()
 
-    return Litestar(
-        route_handlers=[health, AuthController, TaskController, TaskRunController],
+    app = Litestar(
+        route_handlers=[
+            health,
+            metrics,
+            SystemController,
+            AuthController,
+            ApiKeyController,
+            TaskController,
+            TaskRunController,
+            WorkerController,
+        ],
         lifespan=[lifespan],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "auth_service": _state_provider("auth_service"),
+            "api_key_service": _state_provider("api_key_service"),
             "task_service": _state_provider("task_service"),
             "task_reader": _state_provider("task_reader"),
+            "worker_reader": _state_provider("worker_reader"),
+            "health_probe": _state_provider("health_probe"),
+            "system_reader": _state_provider("system_reader"),
+            "metrics_exporter": _state_provider("metrics_exporter"),
         },
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(
@@ -99,4 +141,12 @@ def create_app(settings: Settings) -> Litestar:
         ),
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
+        logging_config=None,  # the process configures logging once (logging_setup)
     )
+    limits = Limits(settings.rate_limit_auth, settings.rate_limit_tasks, settings.rate_limit_system)
+    app.asgi_handler = SecurityHeaders(
+        RateLimiter(app.asgi_handler, limits, rate_limit_store, tokens)
+    )
+    # Outermost, so router-level answers (404, 405) get a request id, a log line and metrics.
+    app.asgi_handler = RequestObserver(app.asgi_handler, http_metrics)
+    return app

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     TASK_RUN_NOT_FOUND = "TASK_RUN_NOT_FOUND"
     WORKER_NOT_FOUND = "WORKER_NOT_FOUND"
+    API_KEY_NOT_FOUND = "API_KEY_NOT_FOUND"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -20,6 +21,7 @@ class ErrorCode(StrEnum):
     INVALID_SCHEDULE = "INVALID_SCHEDULE"
     DEPENDENCY_CYCLE = "DEPENDENCY_CYCLE"
     TASK_HAS_DEPENDENTS = "TASK_HAS_DEPENDENTS"
+    TASK_RUN_FINISHED = "TASK_RUN_FINISHED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     DATABASE_ERROR = "DATABASE_ERROR"
     MESSAGE_QUEUE_ERROR = "MESSAGE_QUEUE_ERROR"
@@ -58,3 +60,7 @@ def validation_error(field: str, message: str) -> ApiError:
 
 def task_not_found(task_id: int) -> ApiError:
     return ApiError(404, ErrorCode.TASK_NOT_FOUND, f"Task with ID {task_id} not found")
+
+
+def run_not_found(run_id: int) -> ApiError:
+    return ApiError(404, ErrorCode.TASK_RUN_NOT_FOUND, f"Task run with ID {run_id} not found")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,12 +20,17 @@ async def any_revoked(session: AsyncSession, token_ids: list[str]) -> bool:
     return found is not None
 
 
-async def revoke(session: AsyncSession, token_id: str, expires_at: datetime) -> None:
-    """Remember ``token_id`` as revoked until ``expires_at`` (idempotent)."""
+async def revoke(session: AsyncSession, token_id: str, expires_at: datetime) -> bool:
+    """Remember ``token_id`` as revoked until ``expires_at`` (idempotent).
+
+    True when this call revoked it, False when it already was: a concurrent
+    transaction inserting the same id waits for this one, so exactly one wins.
+    """
     values = {"jti": token_id, "expires_at": expires_at, "revoked_at": utcnow()}
     dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(RevokedToken).values(**values).on_conflict_do_nothing())
+    result = await session.execute(insert(RevokedToken).values(**values).on_conflict_do_nothing())
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def purge_expired_revocations(session: AsyncSession, now: datetime) -> None:
@@ -39,3 +44,42 @@ async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None
 
 async def touch_api_key(session: AsyncSession, key_id: str, now: datetime) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def add_api_key(
+    session: AsyncSession,
+    *,
+    key_id: str,
+    name: str,
+    key_hash: str,
+    prefix: str,
+    permissions: list[str],
+    created_by: str,
+    created_at: datetime,
+    expires_at: datetime | None,
+) -> ApiKey:
+    record = ApiKey(
+        id=key_id,
+        name=name,
+        key_hash=key_hash,
+        prefix=prefix,
+        permissions=permissions,
+        created_by=created_by,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def list_api_keys(session: AsyncSession, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+    total = await session.scalar(select(func.count()).select_from(ApiKey))
+    rows = await session.scalars(
+        select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id).offset(offset).limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def get_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)

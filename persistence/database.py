@@ -50,7 +50,7 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -59,6 +59,18 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
         # A DB that does not answer must not hang a request for minutes.
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # asyncpg reports a refused or unreachable server as a bare OSError, which
+        # SQLAlchemy passes through unwrapped; as a DBAPI error it becomes the
+        # OperationalError every caller already handles (503 DATABASE_ERROR).
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:
+            raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {exc}") from exc
+
+    return engine
 
 
 def create_sessionmaker(
@@ -73,8 +85,12 @@ def create_sessionmaker(
 
 
 async def wait_for_database(engine: AsyncEngine, within_seconds: float) -> None:
-    """Return once the database answers, retrying with backoff; raise after the deadline."""
-    deadline = time.monotonic() + within_seconds
+    """Return once the database answers, retrying with backoff (capped at 5 s).
+
+    ``within_seconds`` > 0 gives up after that long; 0 waits as long as it takes,
+    so a process started before its database never crashes in a loop.
+    """
+    deadline = time.monotonic() + within_seconds if within_seconds > 0 else float("inf")
     delay = 0.5
     while True:
         try:

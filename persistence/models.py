@@ -68,6 +68,7 @@ class TaskRun(Base):
         Index("ix_task_runs_task_id_id", "task_id", "id"),
         Index("ix_task_runs_task_id_status_id", "task_id", "status", "id"),
         Index("ix_task_runs_task_id_completed_at", "task_id", "completed_at"),
+        Index("ix_task_runs_task_id_status_completed_at", "task_id", "status", "completed_at"),
         Index("ix_task_runs_task_id_created_at", "task_id", "created_at"),
         Index("ix_task_runs_status_completed_at", "status", "completed_at"),
         Index("ix_task_runs_worker_id_completed_at", "worker_id", "completed_at"),
@@ -82,6 +83,8 @@ class TaskRun(Base):
     worker_id: Mapped[str | None] = mapped_column(String(255))
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the run left ``Pending`` (its dependencies were met); the dependency wait ends here."""
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)

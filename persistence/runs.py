@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persistence import tasks
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.types import utcnow
-from workflows.payloads import OPEN_STATUSES, RunStatus
+from workflows.payloads import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
 
@@ -103,13 +103,19 @@ async def attach_workflow_run(session: AsyncSession, run_id: int, temporal_run_i
     )
 
 
-async def mark_dispatched(session: AsyncSession, run_id: int) -> None:
-    """``Pending`` → ``Dispatched``; never moves a run backwards."""
-    await session.execute(
+async def mark_dispatched(session: AsyncSession, run_id: int) -> int | None:
+    """``Pending`` → ``Dispatched``; never moves a run backwards.
+
+    Returns the run's task id when this call moved it, None when it was not ``Pending``.
+    """
+    now = utcnow()
+    moved = await session.execute(
         update(TaskRun)
         .where(TaskRun.id == run_id, TaskRun.status == RunStatus.PENDING)
-        .values(status=RunStatus.DISPATCHED, updated_at=utcnow())
+        .values(status=RunStatus.DISPATCHED, dispatched_at=now, updated_at=now)
+        .returning(TaskRun.task_id)
     )
+    return moved.scalar_one_or_none()
 
 
 async def mark_running(
@@ -294,9 +300,9 @@ async def dependency_state(session: AsyncSession, run_id: int) -> DependencyStat
         .order_by(TaskRun.id.desc())
         .limit(1)
     )
-    names = dict(
-        (await session.execute(select(Task.id, Task.name).where(Task.id.in_(wanted)))).tuples()
-    )
+    rows = await session.execute(select(Task.id, Task.name).where(Task.id.in_(wanted)))
+    # Not dict(rows): a Result has .keys() (its column names) and passes for a mapping.
+    names = {task_id: name for task_id, name in rows}  # noqa: C416
     completed = select(TaskRun.task_id).where(
         TaskRun.task_id.in_(wanted), TaskRun.status == RunStatus.COMPLETED
     )
@@ -317,3 +323,41 @@ async def waiting_dependent_workflow_ids(session: AsyncSession, task_id: int) ->
         .where(TaskDependency.depends_on_id == task_id, TaskRun.status == RunStatus.PENDING)
     )
     return list(rows)
+
+
+async def open_runs_older_than(
+    session: AsyncSession, before: datetime, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """``(id, workflow_id)`` of open runs not touched since ``before``, by id after ``after_id``."""
+    rows = await session.execute(
+        select(TaskRun.id, TaskRun.workflow_id)
+        .where(
+            TaskRun.status.in_(list(OPEN_STATUSES)),
+            TaskRun.updated_at < before,
+            TaskRun.id > after_id,
+        )
+        .order_by(TaskRun.id)
+        .limit(limit)
+    )
+    return [(run_id, workflow_id) for run_id, workflow_id in rows]
+
+
+async def purge_finished_before(session: AsyncSession, before: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` finished runs completed before ``before``; returns how many.
+
+    One bounded batch per call and per transaction, so the purge never holds
+    locks long enough to stall the API.
+    """
+    ids = list(
+        await session.scalars(
+            select(TaskRun.id)
+            .where(
+                TaskRun.status.in_([s.value for s in TERMINAL_STATUSES]),
+                TaskRun.completed_at < before,
+            )
+            .limit(batch_size)
+        )
+    )
+    if ids:
+        await session.execute(delete(TaskRun).where(TaskRun.id.in_(ids)))
+    return len(ids)

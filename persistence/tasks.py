@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import Task, TaskDependency
+from workflows.payloads import ScheduledTask
 
 
 def _escape_like(text: str) -> str:
@@ -113,3 +114,19 @@ async def dependent_ids(session: AsyncSession, task_id: int) -> list[int]:
         .order_by(TaskDependency.task_id)
     )
     return list(rows)
+
+
+def schedule_spec(task: Task) -> ScheduledTask:
+    """What the task's Temporal schedule is built from."""
+    return ScheduledTask(
+        id=task.id,
+        name=task.name,
+        task_type=task.task_type,
+        schedule=task.schedule,
+        timezone=task.timezone,
+        active=task.status == "Active",
+    )
+
+
+async def all_tasks(session: AsyncSession) -> list[Task]:
+    return list(await session.scalars(select(Task).order_by(Task.id)))

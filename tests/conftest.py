@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -25,6 +26,7 @@ from tests.helpers import Api
 
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+EXECUTOR_TYPES = ("shell", "http", "python")
 
 
 @dataclass
@@ -43,6 +45,28 @@ class Stack:
 
     def api(self, username: str | None = "admin") -> Api:
         return Api(self.base_url, username)
+
+    def log_file(self, name: str) -> IO[bytes]:
+        """An append-mode log for one process; closed when the stack stops."""
+        handle = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed at teardown
+        self.logs.append(handle)
+        return handle
+
+    def start(self, name: str, script: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start (or restart) one of the stack's Python processes under ``name``."""
+        process = devstack.start_python(script, list(args), self.env, self.log_file(name))
+        self.processes[name] = process
+        return process
+
+    def start_temporal(self) -> None:
+        """Start (or restart) the dev server on the stack's port and database file."""
+        from settings import Settings
+
+        settings = Settings.from_env(self.env)
+        self.processes["temporal"] = devstack.start_temporal(
+            settings, output=self.log_file("temporal")
+        )
+        devstack.wait_for_port("127.0.0.1", settings.temporal_port, 60)
 
 
 async def _create_database(admin_url: str, name: str) -> None:
@@ -90,25 +114,44 @@ def stack_env(
             "SCHEDULER_KILL_GRACE_SECONDS": "1",
             "SCHEDULER_WORKER_DRAIN_SECONDS": "5",
             "SCHEDULER_CONNECT_RETRY_SECONDS": "30",
+            "SCHEDULER_DEPENDENCY_RECHECK_SECONDS": "2",
+            "SCHEDULER_RECONCILE_INTERVAL_SECONDS": "2",
+            "SCHEDULER_RECONCILE_SETTLE_SECONDS": "3",
+            "SCHEDULER_WORKER_HEARTBEAT_SECONDS": "1",
+            # The suite makes thousands of requests; rate limits get their own API instances.
+            "SCHEDULER_RATE_LIMIT_AUTH": "1000000",
+            "SCHEDULER_RATE_LIMIT_TASKS": "1000000",
+            "SCHEDULER_RATE_LIMIT_SYSTEM": "1000000",
+            "SCHEDULER_WORKER_LIVENESS_SECONDS": "4",
             "SCHEDULER_JWT_SECRET": uuid.uuid4().hex,
         }
     )
     return env
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    backend: str = request.param
+@contextmanager
+def running_stack(backend: str, database_port: int | None = None) -> Iterator[Stack]:
+    """A whole stack on its own ports, data dir and database; stopped on exit.
+
+    ``database_port`` (Postgres only) makes every process reach the database
+    through that local port instead, e.g. a proxy a fault test can cut.
+    """
     tmp = Path(tempfile.mkdtemp(prefix=f"scheduler-{backend}-"))
     db_name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
     if backend == "postgres":
         asyncio.run(_create_database(POSTGRES_URL, db_name))
         pg = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=db_name)
+        if database_port is not None:
+            pg = pg.set(host="127.0.0.1", port=database_port)
         database_url = pg.render_as_string(hide_password=False)
     else:
         database_url = f"sqlite+aiosqlite:///{tmp / 'scheduler.db'}"
     temporal_port, api_port = devstack.free_port(), devstack.free_port()
     env = stack_env(tmp, database_url, temporal_port, api_port)
+    # The dev server serves its Web UI too, so runs carry links into it.
+    ui_port = devstack.free_port()
+    env["SCHEDULER_TEMPORAL_UI_PORT"] = str(ui_port)
+    env["SCHEDULER_TEMPORAL_UI_URL"] = f"http://127.0.0.1:{ui_port}"
     stack = Stack(
         backend=backend,
         base_url=f"http://127.0.0.1:{api_port}",
@@ -118,37 +161,27 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         data_dir=tmp,
         env=env,
     )
-
-    def log_file(name: str) -> IO[bytes]:
-        handle = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
-        stack.logs.append(handle)
-        return handle
-
     try:
-        from settings import Settings
-
-        settings = Settings.from_env(env)
-        stack.processes["temporal"] = devstack.start_temporal(
-            settings, headless=True, output=log_file("temporal")
-        )
-        devstack.wait_for_port("127.0.0.1", temporal_port, 60)
-        stack.processes["orchestrator"] = devstack.start_python(
-            "worker_main.py", ["--orchestrator"], env, log_file("orchestrator")
-        )
-        stack.processes["shell"] = devstack.start_python(
-            "worker_main.py", ["--task-type", "shell"], env, log_file("shell")
-        )
-        stack.processes["api"] = devstack.start_python("api_main.py", [], env, log_file("api"))
+        stack.start_temporal()
+        stack.start("orchestrator", "worker_main.py", "--orchestrator")
+        for task_type in EXECUTOR_TYPES:
+            stack.start(task_type, "worker_main.py", "--task-type", task_type)
+        stack.start("api", "api_main.py")
         devstack.wait_for_http(f"{stack.base_url}/health", 90, stack.processes["api"])
         yield stack
     finally:
-        for name in ("api", "shell", "orchestrator", "temporal"):
-            if name in stack.processes:
-                devstack.stop(stack.processes[name], within_seconds=20)
+        for name in reversed(list(stack.processes)):
+            devstack.stop(stack.processes[name], within_seconds=20)
         for handle in stack.logs:
             handle.close()
         if backend == "postgres":
             asyncio.run(_drop_database(POSTGRES_URL, db_name))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with running_stack(request.param) as running:
+        yield running
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
@@ -119,11 +120,26 @@ def test_missing_working_directory_fails_without_retrying(admin: Api) -> None:
     assert run["retry_count"] == 0
 
 
-def test_large_output_is_bounded_with_head_and_tail(admin: Api) -> None:
-    # About 1 MB of output; the default bound keeps 64 KiB of it.
-    command = "echo FIRST-LINE; head -c 1000000 /dev/zero | tr '\\0' x; echo; echo LAST-LINE"
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def test_large_output_is_bounded_with_head_and_tail(admin: Api, stack: Stack) -> None:
+    # 100 MB on stdout and 100 MB on stderr; the default bound keeps 64 KiB of each.
+    command = (
+        "echo FIRST-LINE; head -c 100000000 /dev/zero | tr '\\0' x; "
+        "head -c 100000000 /dev/zero >&2; echo; echo LAST-LINE"
+    )
+    worker_pid = stack.processes["shell"].pid
     task = admin.create_task(parameters={"command": command})
-    run = admin.wait_for_run(admin.trigger(task["id"]))
+    run = admin.wait_for_run(admin.trigger(task["id"]), timeout=120)
+    # The worker kept at most its bounds in memory, never the 200 MB it was sent
+    # (a worker process peaks around 100 MB on its own).
+    assert peak_rss_kib(worker_pid) < 180_000
     assert run["status"] == "Completed", run["error_message"]
     result = run["result"]
     assert result.startswith("FIRST-LINE\n")

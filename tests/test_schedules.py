@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
-from temporalio.client import ScheduleDescription
+from temporalio.client import Client, ScheduleDescription
 
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
@@ -107,3 +108,27 @@ def test_every_minute_task_fires_on_the_minute_boundary(admin: Api) -> None:
     assert run["result"] == "tick\n"
     started = datetime.fromisoformat(str(run["started_at"]).replace("Z", "+00:00"))
     assert 0 <= (started - scheduled).total_seconds() < 30
+
+
+def test_overlapping_fire_is_skipped_and_counted(stack: Stack, admin: Api) -> None:
+    task = admin.create_task(parameters={"command": "sleep 20"})
+
+    async def fire_twice() -> None:
+        client = await Client.connect(stack.temporal_address)
+        handle = client.get_schedule_handle(f"task-{task['id']}")
+        await handle.trigger()  # the schedule's own overlap policy applies: Skip
+        await asyncio.sleep(2)
+        await handle.trigger()
+
+    asyncio.run(fire_twice())
+    stats = eventually(
+        lambda: (
+            (s := admin.get(f"/api/tasks/{task['id']}/stats").json()["data"])["runs_skipped"] and s
+        ),
+        timeout=30,
+    )
+    assert stats["runs_skipped"] == 1
+    runs = admin.get(f"/api/tasks/{task['id']}/runs").json()["data"]
+    assert runs["total"] == 1
+    assert runs["items"][0]["trigger"] == "schedule"
+    admin.post(f"/api/task-runs/{runs['items'][0]['id']}/cancel")

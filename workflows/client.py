@@ -25,8 +25,8 @@ _INDEXED_TYPES = {
 
 
 async def connect(address: str, namespace: str, within_seconds: float) -> Client:
-    """A connected client; retries with backoff until ``within_seconds`` have passed."""
-    deadline = time.monotonic() + within_seconds
+    """A connected client, retrying with backoff (capped at 5 s); 0 seconds: retry forever."""
+    deadline = time.monotonic() + within_seconds if within_seconds > 0 else float("inf")
     delay = 0.5
     while True:
         try:

@@ -133,3 +133,15 @@ class RunOutcome:
     task_run_id: int | None
     status: str
     details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScheduledTask:
+    """The parts of a task its Temporal schedule is built from."""
+
+    id: int
+    name: str
+    task_type: str
+    schedule: str
+    timezone: str | None
+    active: bool

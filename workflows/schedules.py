@@ -19,9 +19,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from settings import Settings
 from workflows import search_attributes
 from workflows.cron import to_temporal_cron
-from workflows.payloads import RunInput
+from workflows.payloads import RunInput, ScheduledTask
 from workflows.task_run import TaskRunWorkflow
 
 PAUSED_NOTE = "paused: task is Inactive"
@@ -33,18 +34,6 @@ def schedule_id(task_id: int) -> str:
 
 def manual_workflow_id(task_id: int, task_run_id: int) -> str:
     return f"task-{task_id}-manual-{task_run_id}"
-
-
-@dataclass(frozen=True)
-class ScheduledTask:
-    """The parts of a task its schedule is built from."""
-
-    id: int
-    name: str
-    task_type: str
-    schedule: str
-    timezone: str | None
-    active: bool
 
 
 @dataclass(frozen=True)
@@ -100,10 +89,24 @@ class ScheduleManager:
 
         await handle.update(replace)
         # The paused flag is state the server may keep across an update; set it explicitly.
-        if task.active:
-            await handle.unpause(note="task is Active")
-        else:
+        await self.set_paused(task.id, paused=not task.active)
+
+    async def set_paused(self, task_id: int, *, paused: bool) -> None:
+        handle = self._client.get_schedule_handle(schedule_id(task_id))
+        if paused:
             await handle.pause(note=PAUSED_NOTE)
+        else:
+            await handle.unpause(note="task is Active")
+
+    async def skipped_runs(self, task_id: int) -> int | None:
+        """Fires skipped because the previous run was still open (None: schedule gone)."""
+        try:
+            described = await self._client.get_schedule_handle(schedule_id(task_id)).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return described.info.num_actions_skipped_overlap
 
     async def delete(self, task_id: int) -> None:
         """Delete the schedule; a schedule that is already gone is fine."""
@@ -112,3 +115,14 @@ class ScheduleManager:
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
+
+
+def schedule_manager(client: Client, settings: Settings) -> ScheduleManager:
+    """The deployment's schedule manager, with its queue and catch-up policy."""
+    return ScheduleManager(
+        client,
+        SchedulePolicyConfig(
+            orchestrator_queue=settings.orchestrator_queue,
+            catchup_window_seconds=settings.schedule_catchup_window_seconds,
+        ),
+    )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 
+from api.auth.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyService
 from api.auth.guards import requires
+from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, ValidateResponse
 from api.auth.service import AuthService
 from api.body import StrictBody
 from api.envelope import Envelope, error_responses, ok
+from api.pagination import Page, PageRequest
 
 
 class AuthController(Controller):
@@ -67,4 +70,43 @@ class AuthController(Controller):
     )
     async def logout(self, principal: Principal, auth_service: AuthService) -> Envelope[None]:
         await auth_service.logout(principal)
+        return ok(None)
+
+
+class ApiKeyController(Controller):
+    path = "/api/auth/api-keys"
+    tags = ["auth"]
+    guards = [requires(Permission.ADMIN)]
+
+    @post(
+        "/",
+        status_code=201,
+        dto=StrictBody[ApiKeyCreate],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 422, 429),
+        summary="Create an API key (its secret is shown only in this answer)",
+    )
+    async def create_api_key(
+        self, data: ApiKeyCreate, principal: Principal, api_key_service: ApiKeyService
+    ) -> Envelope[ApiKeyCreated]:
+        return ok(await api_key_service.create(data, principal))
+
+    @get(
+        "/",
+        responses=error_responses(400, 401, 403, 422, 429),
+        summary="List API keys (never their secrets)",
+    )
+    async def list_api_keys(
+        self, api_key_service: ApiKeyService, page: int = 1, page_size: int = 20
+    ) -> Envelope[Page[ApiKeyOut]]:
+        return ok(await api_key_service.list(PageRequest.of(page, page_size)))
+
+    @delete(
+        "/{key_id:str}",
+        status_code=200,
+        responses=error_responses(401, 403, 404, 429),
+        summary="Revoke an API key",
+    )
+    async def revoke_api_key(self, key_id: str, api_key_service: ApiKeyService) -> Envelope[None]:
+        await api_key_service.revoke(key_id)
         return ok(None)

@@ -88,20 +88,25 @@ class AuthService:
             family_id = f"family:{claims.family}"
             if await credentials.any_revoked(session, [family_id]):
                 raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: revoked")
-            if await credentials.any_revoked(session, [claims.jti]):
-                # A rotated refresh token came back: it may be stolen, so the
-                # whole family (every token descended from that login) dies.
-                await credentials.revoke(session, family_id, _as_datetime(claims.expires_at))
-                log.warning(
-                    "refresh token reuse detected for user %s; family revoked", claims.subject
-                )
-                raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: already used")
-            user = await users.get_by_id(session, claims.subject)
-            if user is None or not user.is_active:
-                raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: unknown user")
-            await credentials.revoke(session, claims.jti, _as_datetime(claims.expires_at))
-            pair = self._tokens.issue(user.id, family=claims.family)
-            return self._response(user, pair)
+            # Spending the token is the check: of concurrent uses, one inserts its id.
+            first_use = await credentials.revoke(
+                session, claims.jti, _as_datetime(claims.expires_at)
+            )
+            if first_use:
+                user = await users.get_by_id(session, claims.subject)
+                if user is None or not user.is_active:
+                    raise ApiError(
+                        401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: unknown user"
+                    )
+                return self._response(user, self._tokens.issue(user.id, family=claims.family))
+            # A rotated refresh token came back: it may be stolen, so the whole
+            # family (every token descended from that login) dies, for as long
+            # as its newest member could live. Committed before the 401 below.
+            await credentials.revoke(
+                session, family_id, datetime.now(UTC) + timedelta(seconds=self._tokens.refresh_ttl)
+            )
+        log.warning("refresh token reuse detected for user %s; family revoked", claims.subject)
+        raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: already used")
 
     async def logout(self, principal: Principal) -> None:
         """Revoke the caller's access token and the refresh token issued with it."""

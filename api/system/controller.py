@@ -1,13 +1,25 @@
-"""``/health``: a cheap liveness probe, no auth, never rate limited."""
+"""System monitoring: ``/health`` (liveness), ``/metrics``, ``/api/system/health`` and ``/stats``.
+
+``/health`` and ``/metrics`` need no auth and are never rate limited.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import msgspec
-from litestar import get
+from litestar import Controller, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.envelope import Envelope, ok
+from api.auth.guards import requires
+from api.auth.permissions import Permission
+from api.envelope import Envelope, error_responses, ok
+from api.observability.metrics import MetricsExporter
+from api.system.health import HealthProbe
+from api.system.schemas import SystemHealthOut, SystemStatsOut
+from api.system.stats import SystemReader
+
+SYSTEM_READ = [requires(Permission.SYSTEM_READ)]
 
 
 class Liveness(msgspec.Struct):
@@ -18,3 +30,42 @@ class Liveness(msgspec.Struct):
 @get("/health", tags=["system"], summary="Liveness probe")
 async def health() -> Envelope[Liveness]:
     return ok(Liveness(status="healthy", timestamp=datetime.now(UTC).replace(microsecond=0)))
+
+
+@get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics (text format)",
+    media_type=CONTENT_TYPE_LATEST,
+)
+async def metrics(metrics_exporter: MetricsExporter) -> Response[bytes]:
+    return Response(await metrics_exporter.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class SystemController(Controller):
+    path = "/api/system"
+    tags = ["system"]
+
+    @get(
+        "/health",
+        guards=SYSTEM_READ,
+        responses=error_responses(401, 403, 503),
+        summary="Database and Temporal reachability, and uptime",
+        description=(
+            "Always 200 with the truth once the caller is authenticated: `degraded` when "
+            "the database or Temporal does not answer within 2 s, `unhealthy` when neither "
+            "does. While the database is down callers cannot be authenticated: 503 "
+            "`DATABASE_ERROR`."
+        ),
+    )
+    async def system_health(self, health_probe: HealthProbe) -> Envelope[SystemHealthOut]:
+        return ok(await health_probe.report())
+
+    @get(
+        "/stats",
+        guards=SYSTEM_READ,
+        responses=error_responses(401, 403, 503),
+        summary="Counts of tasks, workers and runs; today is since 00:00 UTC",
+    )
+    async def system_stats(self, system_reader: SystemReader) -> Envelope[SystemStatsOut]:
+        return ok(await system_reader.stats())

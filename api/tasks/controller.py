@@ -9,11 +9,13 @@ from litestar.params import Parameter
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
+from api.auth.principal import Principal
 from api.body import StrictBody
 from api.envelope import Envelope, error_responses, ok
 from api.pagination import Page, PageRequest
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
+    CancelOut,
     RunOut,
     RunStatusName,
     TaskDetail,
@@ -159,3 +161,16 @@ class TaskRunController(Controller):
     @get("/{run_id:int}", guards=READ, responses=READ_ERRORS, summary="Get one task run")
     async def get_run(self, run_id: int, task_reader: TaskReader) -> Envelope[RunOut]:
         return ok(await task_reader.run(run_id))
+
+    @post(
+        "/{run_id:int}/cancel",
+        guards=WRITE,
+        status_code=202,
+        responses=error_responses(401, 403, 404, 409, 503),
+        summary="Cancel an open run: its work is killed and it ends Failed",
+    )
+    async def cancel_run(
+        self, run_id: int, principal: Principal, task_service: TaskService
+    ) -> Envelope[CancelOut]:
+        await task_service.cancel_run(run_id, principal.name)
+        return ok(CancelOut(task_run_id=run_id, message="Cancellation requested"))

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.service import RPCError
 
-from api.errors import ApiError, ErrorCode, task_not_found
+from api.errors import run_not_found, task_not_found
 from api.pagination import Page, PageRequest, page_of
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.views import run_out, stats_out, task_detail, task_out
+from api.tasks.web_ui import WebUi
 from persistence import runs, tasks
+from workflows.schedules import ScheduleManager
+
+log = logging.getLogger(__name__)
 
 RECENT_RUNS = 10
 
 
+# Stats stay answerable while Temporal is slow or down: the skip count is then null.
+SKIPPED_LOOKUP_SECONDS = 2.0
+
+
 class TaskReader:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], schedules: ScheduleManager, ui: WebUi
+    ) -> None:
         self._sessions = sessions
+        self._schedules = schedules
+        self._ui = ui
 
     async def list(
         self, page: PageRequest, status: str | None, name: str | None, task_type: str | None
@@ -42,7 +57,7 @@ class TaskReader:
             deps = await tasks.dependencies_of(session, [task_id])
             recent = await runs.recent_runs(session, task_id, RECENT_RUNS)
             stats = await runs.task_stats(session, task_id, datetime.now(UTC))
-        return task_detail(task, deps[task_id], recent, stats)
+        return task_detail(task, deps[task_id], recent, stats, self._ui)
 
     async def runs(self, task_id: int, page: PageRequest, status: str | None) -> Page[RunOut]:
         async with self._sessions() as session:
@@ -51,20 +66,28 @@ class TaskReader:
             rows, total = await runs.list_runs(
                 session, task_id, status, page.offset, page.page_size
             )
-        return page_of([run_out(run) for run in rows], total, page)
+        return page_of([run_out(run, self._ui) for run in rows], total, page)
 
     async def stats(self, task_id: int) -> TaskStatsOut:
         async with self._sessions() as session:
             if await tasks.get_task(session, task_id) is None:
                 raise task_not_found(task_id)
             stats = await runs.task_stats(session, task_id, datetime.now(UTC))
-        return stats_out(stats)
+        return stats_out(stats, await self._skipped(task_id))
+
+    async def _skipped(self, task_id: int) -> int | None:
+        """Scheduled fires Temporal skipped because this task's previous run was still open."""
+        try:
+            return await asyncio.wait_for(
+                self._schedules.skipped_runs(task_id), SKIPPED_LOOKUP_SECONDS
+            )
+        except (TimeoutError, RPCError, RuntimeError) as exc:
+            log.warning("could not read skipped runs of task %s from Temporal: %s", task_id, exc)
+            return None
 
     async def run(self, run_id: int) -> RunOut:
         async with self._sessions() as session:
             run = await runs.get_run(session, run_id)
         if run is None:
-            raise ApiError(
-                404, ErrorCode.TASK_RUN_NOT_FOUND, f"Task run with ID {run_id} not found"
-            )
-        return run_out(run)
+            raise run_not_found(run_id)
+        return run_out(run, self._ui)

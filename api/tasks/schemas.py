@@ -83,6 +83,8 @@ class RunOut(msgspec.Struct):
     trigger: str
     workflow_id: str
     temporal_run_id: str | None
+    temporal_ui_url: str | None
+    """The run's history in the Temporal Web UI (null without ``SCHEDULER_TEMPORAL_UI_URL``)."""
 
 
 class ExecutionStats(msgspec.Struct):
@@ -108,6 +110,8 @@ class TaskStatsOut(msgspec.Struct):
     runs_last_24h: int
     runs_last_7d: int
     runs_last_30d: int
+    runs_skipped: int | None
+    """Scheduled fires skipped because the previous run was still open (overlap policy Skip)."""
 
 
 class TaskDetail(msgspec.Struct):
@@ -129,5 +133,10 @@ class TaskDetail(msgspec.Struct):
 
 
 class TriggerOut(msgspec.Struct):
+    task_run_id: int
+    message: str
+
+
+class CancelOut(msgspec.Struct):
     task_run_id: int
     message: str

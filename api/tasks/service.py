@@ -9,6 +9,7 @@ repairs what a crash between the two leaves behind.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,30 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.parameters import ParameterError, validate_parameters
-from api.errors import ApiError, ErrorCode, task_not_found, validation_error
+from activities.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
+from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.tasks.schemas import TaskPatch, TaskWrite
 from persistence import runs, tasks
 from persistence.models import Task, TaskRun
-from settings import SUPPORTED_TASK_TYPES, Settings
+from settings import Settings
 from workflows import search_attributes
 from workflows.cron import CronError, to_temporal_cron
-from workflows.payloads import RunInput
-from workflows.schedules import ScheduledTask, ScheduleManager, manual_workflow_id
+from workflows.payloads import RunInput, RunStatus
+from workflows.schedules import ScheduleManager, manual_workflow_id
 from workflows.task_run import TaskRunWorkflow
 
 log = logging.getLogger(__name__)
-
-
-def scheduled_task(task: Task) -> ScheduledTask:
-    return ScheduledTask(
-        id=task.id,
-        name=task.name,
-        task_type=task.task_type,
-        schedule=task.schedule,
-        timezone=task.timezone,
-        active=task.status == "Active",
-    )
 
 
 def _invalid_schedule(message: str) -> ApiError:
@@ -145,6 +135,16 @@ class TaskService:
 
     # -- the unit of DB write + schedule change ----------------------------
 
+    def _crash_point(self, name: str) -> None:
+        """Die here, like a killed process, when the fault-injection setting names this point.
+
+        Only the fault tests set it; it proves the reconciler repairs a crash
+        between the two halves of the unit.
+        """
+        if self._settings.fault_injection == name:
+            log.critical("fault injection: crashing at %s", name)
+            os._exit(70)
+
     async def _sync_schedule(self, action: Callable[[], Awaitable[None]]) -> None:
         try:
             await action()
@@ -190,8 +190,10 @@ class TaskService:
             session.add(task)
             await self._flush_unique(session, task.name)
             await tasks.set_dependencies(session, task.id, body.dependencies)
-            spec = scheduled_task(task)
+            self._crash_point("create:after-row")
+            spec = tasks.schedule_spec(task)
             await self._sync_schedule(lambda: self._schedules.upsert(spec))
+            self._crash_point("create:after-schedule")
             await self._commit_or_undo(session, lambda: self._schedules.delete(spec.id))
             return task, body.dependencies
 
@@ -238,7 +240,7 @@ class TaskService:
             task = await tasks.get_task(session, task_id, for_update=True)
             if task is None:
                 raise task_not_found(task_id)
-            before = scheduled_task(task)
+            before = tasks.schedule_spec(task)
             current_deps = (await tasks.dependencies_of(session, [task_id]))[task_id]
             body = new_definition(task, current_deps)
             await self._check_name(session, body.name, task_id)
@@ -256,7 +258,7 @@ class TaskService:
             await self._flush_unique(session, task.name)
             if body.dependencies != current_deps:
                 await tasks.set_dependencies(session, task_id, body.dependencies)
-            after = scheduled_task(task)
+            after = tasks.schedule_spec(task)
             if after != before:
                 await self._sync_schedule(lambda: self._schedules.upsert(after))
             await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
@@ -276,7 +278,7 @@ class TaskService:
                     f"Task {task_id} cannot be deleted: tasks {dependents} depend on it",
                     {"dependents": dependents},
                 )
-            before = scheduled_task(task)
+            before = tasks.schedule_spec(task)
             open_runs = await runs.open_workflow_ids(session, task_id)
             await runs.delete_runs_of_task(session, task_id)
             await tasks.set_dependencies(session, task_id, [])
@@ -324,3 +326,31 @@ class TaskService:
                 await session.commit()
                 raise
             return run
+
+    async def cancel_run(self, run_id: int, requested_by: str) -> TaskRun:
+        """Ask the run's workflow to stop; the run ends ``Failed`` once its work is killed."""
+        async with self._sessions() as session:
+            run = await runs.get_run(session, run_id)
+        if run is None:
+            raise run_not_found(run_id)
+        if RunStatus(run.status).is_terminal:
+            raise _finished(run)
+        try:
+            await self._client.get_workflow_handle(run.workflow_id).signal(
+                "cancel_run", requested_by
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                # The workflow closed meanwhile; the reconciler settles a row left open.
+                raise _finished(run) from err
+            raise
+        return run
+
+
+def _finished(run: TaskRun) -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.TASK_RUN_FINISHED,
+        f"Task run {run.id} has already finished ({run.status}); there is nothing to cancel",
+        {"status": run.status},
+    )

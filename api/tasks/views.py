@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.tasks.schemas import ExecutionStats, RunOut, TaskDetail, TaskOut, TaskStatsOut
+from api.tasks.web_ui import WebUi
 from persistence.models import Task, TaskRun
 from persistence.runs import TaskStats
 
@@ -25,7 +26,7 @@ def task_out(task: Task, dependencies: list[int]) -> TaskOut:
     )
 
 
-def run_out(run: TaskRun) -> RunOut:
+def run_out(run: TaskRun, ui: WebUi) -> RunOut:
     return RunOut(
         id=run.id,
         task_id=run.task_id,
@@ -42,11 +43,13 @@ def run_out(run: TaskRun) -> RunOut:
         trigger=run.trigger,
         workflow_id=run.workflow_id,
         temporal_run_id=run.temporal_run_id,
+        temporal_ui_url=ui.run_url(run.workflow_id, run.temporal_run_id),
     )
 
 
-def stats_out(stats: TaskStats) -> TaskStatsOut:
+def stats_out(stats: TaskStats, runs_skipped: int | None) -> TaskStatsOut:
     return TaskStatsOut(
+        runs_skipped=runs_skipped,
         total_runs=stats.total_runs,
         successful_runs=stats.successful_runs,
         failed_runs=stats.failed_runs,
@@ -63,12 +66,12 @@ def stats_out(stats: TaskStats) -> TaskStatsOut:
 
 
 def task_detail(
-    task: Task, dependencies: list[int], recent: list[TaskRun], stats: TaskStats
+    task: Task, dependencies: list[int], recent: list[TaskRun], stats: TaskStats, ui: WebUi
 ) -> TaskDetail:
     base = task_out(task, dependencies)
     return TaskDetail(
         **{field: getattr(base, field) for field in TaskOut.__struct_fields__},
-        recent_runs=[run_out(run) for run in recent],
+        recent_runs=[run_out(run, ui) for run in recent],
         execution_stats=ExecutionStats(
             total_runs=stats.total_runs,
             successful_runs=stats.successful_runs,

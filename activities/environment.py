@@ -1,0 +1,80 @@
+"""What the program-running executors share: parameters re-checked on the worker,
+the minimal environment, the working directory, and the process runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+import msgspec
+
+from activities.attempt import Attempt
+from activities.parameters import ParameterError, validate_parameters
+from activities.processes import ProcessOutcome, RunAs, run_process
+from settings import Settings
+from workflows.payloads import ExecuteTask
+
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+P = TypeVar("P", bound=msgspec.Struct)
+
+
+def base_environment() -> dict[str, str]:
+    """The minimal environment a task starts from; the worker's own secrets never leak in."""
+    return {
+        "PATH": BASE_PATH,
+        "HOME": os.environ.get("HOME", "/"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+class ExecutionContext:
+    """The worker's rules and limits, applied the same way by every executor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._run_as: RunAs | None = None
+        if settings.run_as_user and os.geteuid() == 0:
+            self._run_as = RunAs.lookup(settings.run_as_user)
+
+    def parameters(self, attempt: Attempt, task_type: str, task: ExecuteTask, schema: type[P]) -> P:
+        """The task's parameters, validated again here: this worker's allowlists apply."""
+        try:
+            canonical = validate_parameters(
+                task_type,
+                task.parameters,
+                allowed_shells=self.settings.allowed_shells,
+                allowed_paths=self.settings.allowed_paths,
+            )
+        except ParameterError as exc:
+            raise attempt.invalid(exc) from exc
+        return msgspec.convert(canonical, type=schema)
+
+    def working_directory(self, attempt: Attempt, path: str | None) -> str | None:
+        if path is not None and not os.path.isdir(path):
+            raise attempt.invalid(
+                ParameterError(
+                    "parameters.working_directory",
+                    f"{path!r} does not exist on worker {attempt.worker_id}",
+                )
+            )
+        return path
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None,
+        environment: Mapping[str, str],
+        base: Mapping[str, str] | None = None,
+    ) -> ProcessOutcome:
+        return await run_process(
+            argv,
+            cwd=cwd,
+            env={**(base if base is not None else base_environment()), **environment},
+            output_limit=self.settings.output_limit_bytes,
+            grace_seconds=self.settings.kill_grace_seconds,
+            run_as=self._run_as,
+        )

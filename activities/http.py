@@ -1,0 +1,118 @@
+"""The HTTP executor: one request (and its redirects), 2xx is success.
+
+Each hop's host is resolved and checked by ``net_guard`` and the request is
+sent to that checked address (with the original ``Host`` header and TLS
+server name), so neither a redirect nor a DNS change can lead a task to an
+address it may not reach.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from temporalio import activity
+
+from activities.attempt import Attempt, AttemptTracker
+from activities.environment import ExecutionContext
+from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
+from activities.output import BoundedOutput
+from activities.parameters import HttpParameters, ParameterError
+from workflows.payloads import ExecuteTask, ExecutionResult
+
+MAX_REDIRECTS = 10
+USER_AGENT = "temporal-task-scheduler/1.0"
+
+
+def _next_request(
+    method: str, body: str | None, headers: dict[str, str], status: int, same_origin: bool
+) -> tuple[str, str | None, dict[str, str]]:
+    """Method, body and headers for the hop a redirect leads to (as browsers do)."""
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method, body = "GET", None
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    if not same_origin:
+        # Credentials are for the origin they were written for.
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+    return method, body, headers
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+class HttpExecutor:
+    def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
+        self._context = context
+        self._tracker = tracker
+        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    @activity.defn(name="run_http")
+    async def run_http(self, task: ExecuteTask) -> ExecutionResult:
+        """Send the request; 2xx completes the run, any other answer is a retryable failure."""
+        async with self._tracker.attempt(task) as attempt:
+            params = self._context.parameters(attempt, "http", task, HttpParameters)
+            try:
+                return await self._send(attempt, params)
+            except BlockedAddress as exc:
+                raise attempt.invalid(ParameterError("parameters.url", str(exc))) from exc
+            except ResolutionFailed as exc:
+                raise attempt.failed(str(exc), kind="HttpTransportError") from exc
+            except httpx.TimeoutException as exc:
+                raise attempt.failed(
+                    f"no answer within timeout_ms={params.timeout_ms}", kind="HttpTimeout"
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise attempt.failed(
+                    f"request failed: {type(exc).__name__}: {exc}", kind="HttpTransportError"
+                ) from exc
+
+    async def _send(self, attempt: Attempt, params: HttpParameters) -> ExecutionResult:
+        url = httpx.URL(params.url)
+        method: str = params.method
+        body = params.body
+        headers = {"User-Agent": USER_AGENT, **params.headers}
+        timeout = httpx.Timeout(params.timeout_ms / 1000)
+        limit = self._context.settings.output_limit_bytes
+        for _ in range(MAX_REDIRECTS + 1):
+            port = url.port or (443 if url.scheme == "https" else 80)
+            address = await resolve_allowed(
+                url.host, port, block_private=self._context.settings.http_block_private
+            )
+            extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
+            request = self._client.build_request(
+                method,
+                url.copy_with(host=address),
+                headers={**headers, "Host": url.netloc.decode("ascii")},
+                content=body.encode() if body is not None else None,
+                timeout=timeout,
+                extensions=extensions,
+            )
+            response = await self._client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if params.follow_redirects and response.is_redirect and location:
+                    target = url.join(location)
+                    method, body, headers = _next_request(
+                        method, body, headers, response.status_code, _origin(target) == _origin(url)
+                    )
+                    url = target
+                    continue
+                captured = BoundedOutput(limit)
+                async for chunk in response.aiter_bytes():
+                    captured.feed(chunk)
+            finally:
+                await response.aclose()
+            status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"
+            output = f"{status_line}\n\n{captured.text()}"
+            if response.is_success:
+                return attempt.succeeded(output)
+            raise attempt.failed(
+                f"HTTP {response.status_code} {response.reason_phrase} from {url}",
+                output,
+                kind="HttpStatusError",
+            )
+        raise attempt.failed(f"more than {MAX_REDIRECTS} redirects", kind="HttpTooManyRedirects")

@@ -1,0 +1,79 @@
+"""The Python executor: ``[interpreter, script_path, *arguments]``, never a shell string."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from temporalio import activity
+
+from activities.attempt import Attempt, AttemptTracker
+from activities.environment import BASE_PATH, ExecutionContext, base_environment
+from activities.parameters import ParameterError, PythonParameters
+from workflows.payloads import ExecuteTask, ExecutionResult
+
+
+def _is_file(path: str) -> bool:
+    return os.path.isfile(path)
+
+
+def _executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+class PythonExecutor:
+    def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
+        self._context = context
+        self._tracker = tracker
+
+    def _interpreter(
+        self, attempt: Attempt, params: PythonParameters
+    ) -> tuple[str, dict[str, str]]:
+        """The interpreter to run and the base environment it runs in."""
+        base = base_environment()
+        if params.virtual_env is not None:
+            interpreter = os.path.join(params.virtual_env, "bin", "python")
+            field = "parameters.virtual_env"
+            base["VIRTUAL_ENV"] = params.virtual_env
+            base["PATH"] = f"{os.path.join(params.virtual_env, 'bin')}:{BASE_PATH}"
+        elif params.python_executable is not None:
+            interpreter, field = params.python_executable, "parameters.python_executable"
+        else:
+            found = shutil.which("python3", path=BASE_PATH)
+            if found is None:
+                raise attempt.invalid(
+                    ParameterError(
+                        "parameters.python_executable",
+                        f"no python3 on worker {attempt.worker_id}; name an interpreter",
+                    )
+                )
+            interpreter, field = found, "parameters.python_executable"
+        if not _executable(interpreter):
+            raise attempt.invalid(
+                ParameterError(
+                    field, f"{interpreter!r} is not an executable on worker {attempt.worker_id}"
+                )
+            )
+        return interpreter, base
+
+    @activity.defn(name="run_python")
+    async def run_python(self, task: ExecuteTask) -> ExecutionResult:
+        """Run the script; stdout is the result, a non-zero exit a retryable failure."""
+        async with self._tracker.attempt(task) as attempt:
+            params = self._context.parameters(attempt, "python", task, PythonParameters)
+            interpreter, base = self._interpreter(attempt, params)
+            if not _is_file(params.script_path):
+                raise attempt.invalid(
+                    ParameterError(
+                        "parameters.script_path",
+                        f"{params.script_path!r} does not exist on worker {attempt.worker_id}",
+                    )
+                )
+            cwd = self._context.working_directory(attempt, params.working_directory)
+            outcome = await self._context.run(
+                [interpreter, params.script_path, *params.arguments],
+                cwd=cwd,
+                environment=params.environment,
+                base=base,
+            )
+            return attempt.from_process(outcome)

@@ -1,0 +1,1 @@
+"""What an operator sees of the API: request ids, request logs and Prometheus metrics."""

@@ -1,0 +1,204 @@
+"""The scheduler's own Prometheus families, read from the database at scrape time.
+
+Names, types and labels of the contract's three families are fixed (dashboards
+rely on them): ``scheduler_tasks_total`` and ``scheduler_task_runs_total`` are
+counters, ``scheduler_workers_total`` a gauge. The run histograms are
+cumulative over every run the database holds, bucketed in SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from persistence import system
+from persistence.system import HistogramSeries
+from workflows.payloads import RunStatus
+
+log = logging.getLogger(__name__)
+
+TASK_STATUSES = ("active", "inactive")
+RUN_STATUSES = tuple(status.value.lower() for status in RunStatus)
+WORKER_STATUSES = ("alive", "down")
+
+# Task timeouts reach a day; dependency waits may last a week.
+RUN_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
+START_LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+DEPENDENCY_WAIT_BUCKETS = (1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400, 604800)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tasks: Mapping[str, int]
+    runs: Mapping[str, int]
+    workers: Mapping[str, int]
+    run_durations: Sequence[HistogramSeries]
+    start_lags: Sequence[HistogramSeries]
+    dependency_waits: Sequence[HistogramSeries]
+
+
+class DatabaseSnapshots:
+    """Reads the numbers (one aggregate query per family), at most once per ``max_age`` seconds.
+
+    A failed read is remembered just as long, so scrapes during an outage do
+    not pile up on the database.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_age_seconds: float = 1.0,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._max_age = max_age_seconds
+        self._timeout = timeout_seconds
+        self._lock = asyncio.Lock()
+        self._last: Snapshot | None = None
+        self._read_at: float | None = None
+
+    async def current(self) -> Snapshot | None:
+        """The latest numbers, or None while the database cannot be read."""
+        async with self._lock:
+            fresh = self._read_at is not None and time.monotonic() - self._read_at < self._max_age
+            if not fresh:
+                self._last = await self._read_or_none()
+                self._read_at = time.monotonic()
+            return self._last
+
+    async def _read_or_none(self) -> Snapshot | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._read()
+        except Exception as exc:  # any failure: report the database as unreadable
+            log.warning("metrics: cannot read the database: %s", exc)
+            return None
+
+    async def _read(self) -> Snapshot:
+        async with self._sessions() as session:
+            return Snapshot(
+                tasks=await system.tasks_by_status(session),
+                runs=await system.runs_by_status(session),
+                workers=await system.workers_by_status(session),
+                run_durations=await system.run_durations(session, RUN_DURATION_BUCKETS),
+                start_lags=await system.start_lags(session, START_LAG_BUCKETS),
+                dependency_waits=await system.dependency_waits(session, DEPENDENCY_WAIT_BUCKETS),
+            )
+
+
+def _by_status(
+    family: CounterMetricFamily | GaugeMetricFamily,
+    counts: Mapping[str, int],
+    known: Sequence[str],
+) -> CounterMetricFamily | GaugeMetricFamily:
+    """Every known status (0 when absent) plus any other the database holds, lowercased."""
+    lowered: dict[str, int] = dict.fromkeys(known, 0)
+    for status, count in counts.items():
+        lowered[status.lower()] = lowered.get(status.lower(), 0) + count
+    for status, count in lowered.items():
+        family.add_metric([status], count)
+    return family
+
+
+def _histogram(
+    name: str,
+    documentation: str,
+    labels: Sequence[str],
+    bounds: Sequence[float],
+    series: Sequence[HistogramSeries],
+    lower_last_label: bool = False,
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=list(labels))
+    for one in series:
+        values = list(one.labels)
+        if lower_last_label:
+            values[-1] = values[-1].lower()
+        buckets = [
+            (str(float(bound)), float(count))
+            for bound, count in zip(bounds, one.cumulative_counts, strict=True)
+        ]
+        buckets.append(("+Inf", float(one.count)))
+        family.add_metric(values, buckets, sum_value=one.total)
+    return family
+
+
+class SchedulerCollector(Collector):
+    """Turns the latest :class:`Snapshot` into metric families."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot | None = None
+
+    def show(self, snapshot: Snapshot | None) -> None:
+        """What the next ``collect()`` reports (None: the database could not be read)."""
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._snapshot
+        up = GaugeMetricFamily(
+            "scheduler_database_up",
+            "1 when this scrape read the scheduler's numbers from the database, else 0 "
+            "(the families read from it are then left out)",
+        )
+        up.add_metric([], 1 if snapshot is not None else 0)
+        yield up
+        if snapshot is None:
+            return
+        yield _by_status(
+            CounterMetricFamily(
+                "scheduler_tasks_total", "Total number of tasks", labels=["status"]
+            ),
+            snapshot.tasks,
+            TASK_STATUSES,
+        )
+        yield _by_status(
+            CounterMetricFamily(
+                "scheduler_task_runs_total", "Total number of task runs", labels=["status"]
+            ),
+            snapshot.runs,
+            RUN_STATUSES,
+        )
+        yield _by_status(
+            GaugeMetricFamily(
+                "scheduler_workers_total", "Total number of workers", labels=["status"]
+            ),
+            snapshot.workers,
+            WORKER_STATUSES,
+        )
+        yield _histogram(
+            "scheduler_task_run_duration_seconds",
+            "Execution seconds of finished runs (their final attempt), "
+            "by task type and final status",
+            ("task_type", "status"),
+            RUN_DURATION_BUCKETS,
+            snapshot.run_durations,
+            lower_last_label=True,
+        )
+        yield _histogram(
+            "scheduler_task_run_start_lag_seconds",
+            "Schedule fire lag: seconds from a run's scheduled time (fire or trigger time) "
+            "to the start of its first attempt, by trigger (schedule or manual)",
+            ("trigger",),
+            START_LAG_BUCKETS,
+            snapshot.start_lags,
+        )
+        yield _histogram(
+            "scheduler_task_run_dependency_wait_seconds",
+            "Seconds runs with dependencies waited for them: from the run's creation "
+            "until it was dispatched, or until it ended without starting",
+            (),
+            DEPENDENCY_WAIT_BUCKETS,
+            snapshot.dependency_waits,
+        )

@@ -1,0 +1,36 @@
+"""Portable SQL time arithmetic: the seconds between two timestamp columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class seconds_between(FunctionElement[float]):
+    """``later - earlier`` in (fractional) seconds, on Postgres and on SQLite."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+def _operands(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    later, earlier = list(element.clauses)
+    return compiler.process(later, **kw), compiler.process(earlier, **kw)
+
+
+@compiles(seconds_between)
+def _postgres(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = _operands(element, compiler, **kw)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
+
+
+@compiles(seconds_between, "sqlite")
+def _sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    # Timestamps are stored as naive UTC text, which julianday() reads.
+    later, earlier = _operands(element, compiler, **kw)
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"

@@ -1,0 +1,83 @@
+"""The reconciler repairs what out-of-band Temporal actions and crashes leave behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleSpec,
+    ScheduleState,
+)
+
+from tests.conftest import Stack
+from tests.helpers import Api, eventually
+from tests.temporal import describe_schedule
+
+
+def temporal(stack: Stack, action: str, target: str) -> None:
+    async def main() -> None:
+        client = await Client.connect(stack.temporal_address)
+        if action == "terminate":
+            await client.get_workflow_handle(target).terminate(reason="operator in the Web UI")
+        elif action == "delete-schedule":
+            await client.get_schedule_handle(target).delete()
+        elif action == "pause-schedule":
+            await client.get_schedule_handle(target).pause(note="paused by hand")
+        elif action == "create-orphan":
+            await client.create_schedule(
+                target,
+                Schedule(
+                    action=ScheduleActionStartWorkflow(
+                        "TaskRunWorkflow", id="orphan", task_queue="nowhere"
+                    ),
+                    spec=ScheduleSpec(cron_expressions=["0 0 1 1 *"]),
+                    state=ScheduleState(paused=True),
+                ),
+            )
+
+    asyncio.run(main())
+
+
+def test_run_terminated_in_temporal_is_reconciled(stack: Stack, admin: Api) -> None:
+    task = admin.create_task(parameters={"command": "sleep 60"})
+    run_id = admin.trigger(task["id"])
+    run = eventually(lambda: (r := admin.run(run_id))["status"] == "Running" and r, timeout=30)
+    temporal(stack, "terminate", run["workflow_id"])
+    final = admin.wait_for_run(run_id, timeout=60)
+    assert final["status"] == "Failed"
+    assert final["error_message"] == "workflow terminated in Temporal"
+
+
+def test_missing_schedule_is_recreated(stack: Stack, admin: Api) -> None:
+    task = admin.create_task(schedule="30 4 * * *")
+    temporal(stack, "delete-schedule", f"task-{task['id']}")
+    assert describe_schedule(stack.temporal_address, task["id"]) is None
+    described = eventually(
+        lambda: describe_schedule(stack.temporal_address, task["id"]), timeout=60, interval=1
+    )
+    assert described.schedule.state.paused is False
+    assert described.info.next_action_times[0].minute == 30
+
+
+def test_paused_flag_follows_the_task(stack: Stack, admin: Api) -> None:
+    task = admin.create_task()
+    temporal(stack, "pause-schedule", f"task-{task['id']}")
+
+    def unpaused() -> bool:
+        described = describe_schedule(stack.temporal_address, task["id"])
+        return described is not None and not described.schedule.state.paused
+
+    eventually(unpaused, timeout=60, interval=1)
+
+
+def test_schedule_without_task_is_deleted(stack: Stack) -> None:
+    temporal(stack, "create-orphan", "task-987654")
+    assert describe_schedule(stack.temporal_address, 987654) is not None
+    eventually(
+        lambda: describe_schedule(stack.temporal_address, 987654) is None,
+        timeout=60,
+        interval=1,
+    )
