@@ -124,6 +124,7 @@ class Settings:
     retry_maximum_interval_seconds: float = 300.0
     heartbeat_timeout_seconds: float = 10.0
     dependency_recheck_seconds: float = 30.0
+    lost_attempt_retries: int = 2
     output_limit_bytes: int = 64 * 1024
     kill_grace_seconds: float = 5.0
     allowed_shells: tuple[str, ...] = ("/bin/sh", "/bin/bash")
@@ -211,6 +212,7 @@ class Settings:
             heartbeat_timeout_seconds=_float(
                 env, "SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS", 10.0, minimum=1.0
             ),
+            lost_attempt_retries=_int(env, "SCHEDULER_LOST_ATTEMPT_RETRIES", 2),
             dependency_recheck_seconds=_float(
                 env, "SCHEDULER_DEPENDENCY_RECHECK_SECONDS", 30.0, minimum=0.5
             ),

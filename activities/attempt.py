@@ -108,7 +108,7 @@ class AttemptTracker:
         info = activity.info()
         current = Attempt(
             worker_id=self.worker_id,
-            number=info.attempt,
+            number=info.attempt + task.attempt_offset,
             started_at=utcnow(),
             began=time.monotonic(),
         )

@@ -86,6 +86,7 @@ class RunRecorder:
                     definition.get("dependency_timeout_seconds") or definition["timeout_seconds"]
                 ),
                 dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
+                lost_attempt_retries=self._settings.lost_attempt_retries,
             )
 
     @activity.defn(name="mark_dispatched")

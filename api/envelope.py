@@ -111,12 +111,43 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     return ApiError(exc.status_code, ErrorCode.VALIDATION_ERROR, exc.detail, headers=exc.headers)
 
 
+def _value_the_database_refused(exc: Exception) -> bool:
+    """A request value the database cannot store or compare, not a database outage.
+
+    An id beyond the column's integer range (SQLite: ``OverflowError``; asyncpg:
+    a ``ValueError`` while encoding), a NUL byte in text (Postgres SQLSTATE class
+    22, "data exception").
+    """
+    if isinstance(exc, OverflowError):
+        return True
+    if not isinstance(exc, SQLAlchemyError):
+        return False
+    current: BaseException | None = getattr(exc, "orig", None)
+    for _ in range(5):
+        if current is None:
+            return False
+        if isinstance(current, ValueError | OverflowError):
+            return True
+        if str(getattr(current, "sqlstate", "") or "").startswith("22"):
+            return True
+        current = current.__cause__
+    return False
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """Every failure leaves through here, framework-raised ones included."""
     if isinstance(exc, ApiError):
         return error_response(exc)
     if isinstance(exc, HTTPException):
         return error_response(_from_http_exception(exc))
+    if _value_the_database_refused(exc):
+        return error_response(
+            ApiError(
+                422,
+                ErrorCode.VALIDATION_ERROR,
+                "A value is out of range or holds a character that cannot be stored",
+            )
+        )
     if isinstance(exc, SQLAlchemyError):
         log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
         return error_response(

@@ -26,7 +26,9 @@ def _operands(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> tup
 @compiles(seconds_between)
 def _postgres(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     later, earlier = _operands(element, compiler, **kw)
-    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
+    # date_part() answers in double precision; EXTRACT() computes a numeric since
+    # Postgres 14, which made the /metrics histograms over 1M runs 2-5x slower.
+    return f"date_part('epoch', {later} - {earlier})"
 
 
 @compiles(seconds_between, "sqlite")

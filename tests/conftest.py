@@ -12,7 +12,7 @@ import os
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,30 +69,25 @@ class Stack:
         devstack.wait_for_port("127.0.0.1", settings.temporal_port, 60)
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+def run_admin_sql(admin_url: str, statement: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE: outside a transaction) on the Postgres server."""
     import asyncpg
 
-    url = make_url(admin_url)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    async def main() -> None:
+        url = make_url(admin_url)
+        conn = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+        )
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
 
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    url = make_url(admin_url)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    asyncio.run(main())
 
 
 def stack_env(
@@ -130,17 +125,28 @@ def stack_env(
 
 
 @contextmanager
-def running_stack(backend: str, database_port: int | None = None) -> Iterator[Stack]:
+def running_stack(
+    backend: str,
+    database_port: int | None = None,
+    *,
+    postgres_url: str = "",
+    env_overrides: Mapping[str, str] | None = None,
+    workers: bool = True,
+) -> Iterator[Stack]:
     """A whole stack on its own ports, data dir and database; stopped on exit.
 
     ``database_port`` (Postgres only) makes every process reach the database
     through that local port instead, e.g. a proxy a fault test can cut.
+    ``postgres_url`` replaces ``SCHEDULER_TEST_DATABASE_URL``, ``env_overrides``
+    change the processes' settings, and ``workers=False`` starts only the dev
+    server and the API (the benchmarks use these).
     """
+    admin_url = postgres_url or POSTGRES_URL
     tmp = Path(tempfile.mkdtemp(prefix=f"scheduler-{backend}-"))
     db_name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
     if backend == "postgres":
-        asyncio.run(_create_database(POSTGRES_URL, db_name))
-        pg = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=db_name)
+        run_admin_sql(admin_url, f'CREATE DATABASE "{db_name}"')
+        pg = make_url(admin_url).set(drivername="postgresql+asyncpg", database=db_name)
         if database_port is not None:
             pg = pg.set(host="127.0.0.1", port=database_port)
         database_url = pg.render_as_string(hide_password=False)
@@ -152,6 +158,7 @@ def running_stack(backend: str, database_port: int | None = None) -> Iterator[St
     ui_port = devstack.free_port()
     env["SCHEDULER_TEMPORAL_UI_PORT"] = str(ui_port)
     env["SCHEDULER_TEMPORAL_UI_URL"] = f"http://127.0.0.1:{ui_port}"
+    env.update(env_overrides or {})
     stack = Stack(
         backend=backend,
         base_url=f"http://127.0.0.1:{api_port}",
@@ -163,9 +170,10 @@ def running_stack(backend: str, database_port: int | None = None) -> Iterator[St
     )
     try:
         stack.start_temporal()
-        stack.start("orchestrator", "worker_main.py", "--orchestrator")
-        for task_type in EXECUTOR_TYPES:
-            stack.start(task_type, "worker_main.py", "--task-type", task_type)
+        if workers:
+            stack.start("orchestrator", "worker_main.py", "--orchestrator")
+            for task_type in EXECUTOR_TYPES:
+                stack.start(task_type, "worker_main.py", "--task-type", task_type)
         stack.start("api", "api_main.py")
         devstack.wait_for_http(f"{stack.base_url}/health", 90, stack.processes["api"])
         yield stack
@@ -175,7 +183,7 @@ def running_stack(backend: str, database_port: int | None = None) -> Iterator[St
         for handle in stack.logs:
             handle.close()
         if backend == "postgres":
-            asyncio.run(_drop_database(POSTGRES_URL, db_name))
+            run_admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -78,7 +78,9 @@ def set_api_key_expiry(stack: Stack, key_id: str, expires_at: datetime) -> None:
 def password_hash(stack: Stack, username: str) -> str:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> str:
         async with sessions() as session:
-            value = await session.scalar(select(User.password_hash).where(User.username == username))
+            value = await session.scalar(
+                select(User.password_hash).where(User.username == username)
+            )
             assert value is not None, username
             return value
 

@@ -66,6 +66,7 @@ class RunPlan:
     dependencies: list[int] = field(default_factory=list)
     dependency_timeout_seconds: int = 0
     dependency_recheck_seconds: float = 30.0
+    lost_attempt_retries: int = 2
 
 
 @dataclass
@@ -101,6 +102,8 @@ class ExecuteTask:
     task_id: int
     parameters: dict[str, Any]
     timeout_seconds: int
+    attempt_offset: int = 0
+    """Attempts made before this activity invocation (attempts lost with a worker)."""
 
 
 @dataclass

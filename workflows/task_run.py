@@ -65,6 +65,12 @@ def _scheduled_at(info: workflow.Info) -> str:
     return _rfc3339(fired if fired is not None else info.start_time)
 
 
+def _lost_with_worker(err: ActivityError) -> bool:
+    """The attempt timed out on heartbeats: its worker died or could not reach Temporal."""
+    cause = err.cause
+    return isinstance(cause, TemporalTimeoutError) and cause.type == TimeoutType.HEARTBEAT
+
+
 def _report(error: ApplicationError) -> dict[str, Any]:
     if error.details and isinstance(error.details[0], dict):
         return error.details[0]
@@ -206,36 +212,31 @@ class TaskRunWorkflow:
             start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY,
         )
-        self._attempt = workflow.start_activity(
-            f"run_{plan.task_type}",
-            ExecuteTask(
-                task_run_id=plan.task_run_id,
-                task_id=plan.task_id,
-                parameters=plan.parameters,
-                timeout_seconds=plan.timeout_seconds,
-            ),
-            result_type=ExecutionResult,
-            task_queue=plan.executor_queue,
-            start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=plan.heartbeat_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=plan.retry_initial_interval_seconds),
-                backoff_coefficient=plan.retry_backoff_coefficient,
-                maximum_interval=timedelta(seconds=plan.retry_maximum_interval_seconds),
-                maximum_attempts=plan.max_retries + 1,
-                non_retryable_error_types=NON_RETRYABLE_EXECUTOR_ERRORS,
-            ),
-            # A cancelled run is recorded only once its processes are gone.
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        )
-        try:
-            result = await self._attempt
-        except ActivityError as err:
-            if self._cancelled_by is not None:
-                return self._cancelled(plan)
-            return self._failure(plan, err)
-        finally:
-            self._attempt = None
+        attempts_used = 0
+        lost = 0
+        while True:
+            # The first invocation has the task's whole retry budget; a replacement
+            # for an attempt lost with its worker gets one attempt, numbered on.
+            budget = plan.max_retries + 1 if attempts_used == 0 else 1
+            self._attempt = self._start_attempt(plan, attempts_used, budget)
+            try:
+                result = await self._attempt
+                break
+            except ActivityError as err:
+                if self._cancelled_by is not None:
+                    return self._cancelled(plan)
+                if _lost_with_worker(err) and lost < plan.lost_attempt_retries:
+                    # The worker (or Temporal itself) went silent: that is not the
+                    # task failing, so it does not spend the task's retries.
+                    # Temporal gives up on an invocation only once its attempts are
+                    # spent, so this one used its whole budget.
+                    lost += 1
+                    attempts_used += budget
+                    workflow.logger.warning("attempt lost with its worker; running it again")
+                    continue
+                return self._failure(plan, err)
+            finally:
+                self._attempt = None
         return FinishRun(
             task_run_id=plan.task_run_id,
             status=RunStatus.COMPLETED,
@@ -245,6 +246,33 @@ class TaskRunWorkflow:
             retry_count=result.attempt - 1,
             started_at=result.started_at,
             execution_duration_ms=result.duration_ms,
+        )
+
+    def _start_attempt(
+        self, plan: RunPlan, attempts_used: int, budget: int
+    ) -> workflow.ActivityHandle[ExecutionResult]:
+        return workflow.start_activity(
+            f"run_{plan.task_type}",
+            ExecuteTask(
+                task_run_id=plan.task_run_id,
+                task_id=plan.task_id,
+                parameters=plan.parameters,
+                timeout_seconds=plan.timeout_seconds,
+                attempt_offset=attempts_used,
+            ),
+            result_type=ExecutionResult,
+            task_queue=plan.executor_queue,
+            start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),
+            heartbeat_timeout=timedelta(seconds=plan.heartbeat_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=plan.retry_initial_interval_seconds),
+                backoff_coefficient=plan.retry_backoff_coefficient,
+                maximum_interval=timedelta(seconds=plan.retry_maximum_interval_seconds),
+                maximum_attempts=budget,
+                non_retryable_error_types=NON_RETRYABLE_EXECUTOR_ERRORS,
+            ),
+            # A cancelled run is recorded only once its processes are gone.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     def _failure(self, plan: RunPlan, err: ActivityError) -> FinishRun:

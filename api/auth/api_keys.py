@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth.principal import API_KEY_PREFIX, Principal, hash_api_key
+from api.auth.schemas import NO_NUL
 from api.errors import ApiError, ErrorCode
 from api.pagination import Page, PageRequest, page_of
 from persistence import credentials
@@ -32,7 +33,7 @@ SECRET_LENGTH = 32
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=NO_NUL)]
     permissions: Annotated[list[PermissionName], msgspec.Meta(min_length=1, max_length=8)]
     expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = 365
     """Days until the key stops working; null for a key that never expires."""
@@ -118,9 +119,14 @@ class ApiKeyService:
         return page_of([api_key_out(row) for row in rows], total, page)
 
     async def revoke(self, key_id: str) -> None:
+        not_found = ApiError(404, ErrorCode.API_KEY_NOT_FOUND, f"API key {key_id!r} not found")
+        try:
+            uuid.UUID(key_id)
+        except ValueError:
+            raise not_found from None  # ids are UUIDs: nothing else can exist
         async with self._sessions() as session, session.begin():
             record = await credentials.get_api_key(session, key_id)
             if record is None:
-                raise ApiError(404, ErrorCode.API_KEY_NOT_FOUND, f"API key {key_id!r} not found")
+                raise not_found
             if record.revoked_at is None:
                 record.revoked_at = datetime.now(UTC)

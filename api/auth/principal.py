@@ -80,6 +80,16 @@ class Authenticator:
             token_family=claims.family,
         )
 
+    async def api_key_is_live(self, key: str) -> bool:
+        """Whether ``key`` is a stored, unrevoked, unexpired key (read only)."""
+        async with self._sessions() as session:
+            record = await credentials.api_key_by_hash(session, hash_api_key(key))
+        return (
+            record is not None
+            and record.revoked_at is None
+            and (record.expires_at is None or record.expires_at > datetime.now(UTC))
+        )
+
     async def _api_key(self, session: AsyncSession, key: str) -> Principal:
         record = await credentials.api_key_by_hash(session, hash_api_key(key))
         now = datetime.now(UTC)

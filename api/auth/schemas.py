@@ -6,9 +6,12 @@ from typing import Annotated
 
 import msgspec
 
+NO_NUL = "^[^\\x00]*$"
+"""Text the database can store: Postgres refuses NUL bytes in text."""
+
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=150, pattern=NO_NUL)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 

@@ -7,8 +7,9 @@
 ``/health``, ``/metrics`` and ``/schema`` are never limited. The caller is told
 with a verified token's subject (or the hash of an API key) before any
 handler runs, so the budget is spent even by requests that later fail; a
-request without a usable credential counts against its IP. Every limited
-response carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset``.
+request without a usable credential (a made-up API key included) counts
+against its IP. Every limited response carries ``X-RateLimit-Limit``,
+``-Remaining`` and ``-Reset``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from api.auth.tokens import ACCESS, TokenError, TokenService
 from api.security.rate_limit_store import CounterStore
 
 WINDOW_SECONDS = 60
+_KNOWN_KEYS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,29 @@ class RateLimiter:
         self._limits = limits
         self._store = store
         self._tokens = tokens
+        # Hashes of keys found live, until when: a key is looked up once a window.
+        self._known_keys: dict[str, float] = {}
 
-    def _caller(self, scope: Scope, per_ip: bool) -> str:
+    async def _live_key(self, scope: Scope, key: str, digest: str) -> bool:
+        """Only a stored key gets a budget of its own: made-up keys must not buy fresh ones."""
+        now = time.monotonic()
+        if self._known_keys.get(digest, 0.0) > now:
+            return True
+        app = scope.get("app")
+        authenticator = getattr(getattr(app, "state", None), "authenticator", None)
+        if authenticator is None:
+            return False
+        try:
+            live: bool = await authenticator.api_key_is_live(key)
+        except Exception:  # the database is down: the route's guard answers 503
+            return False
+        if live:
+            if len(self._known_keys) >= _KNOWN_KEYS_MAX:
+                self._known_keys.clear()
+            self._known_keys[digest] = now + WINDOW_SECONDS
+        return live
+
+    async def _caller(self, scope: Scope, per_ip: bool) -> str:
         client = scope.get("client")
         ip = f"ip:{client[0]}" if client else "ip:unknown"
         if per_ip:
@@ -73,7 +96,8 @@ class RateLimiter:
         if scheme.lower() != "bearer" or not credential:
             return ip
         if credential.startswith(API_KEY_PREFIX):
-            return "key:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+            digest = hashlib.sha256(credential.encode()).hexdigest()
+            return f"key:{digest[:32]}" if await self._live_key(scope, credential, digest) else ip
         try:
             return "user:" + self._tokens.decode(credential, ACCESS).subject
         except TokenError:
@@ -89,7 +113,7 @@ class RateLimiter:
         window = now - now % WINDOW_SECONDS
         reset = window + WINDOW_SECONDS
         count = await self._store.hit(
-            f"{kind}:{self._caller(scope, kind == 'auth')}:{window}", WINDOW_SECONDS
+            f"{kind}:{await self._caller(scope, kind == 'auth')}:{window}", WINDOW_SECONDS
         )
         headers = [
             (b"x-ratelimit-limit", str(limit).encode()),
