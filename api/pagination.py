@@ -13,6 +13,7 @@ from api.errors import validation_error
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,8 @@ class PageRequest:
 
     @classmethod
     def of(cls, page: int, page_size: int) -> PageRequest:
-        if page < 1:
-            raise validation_error("page", "must be at least 1")
+        if not 1 <= page <= MAX_PAGE:
+            raise validation_error("page", f"must be between 1 and {MAX_PAGE}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise validation_error("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
         return cls(page, page_size)

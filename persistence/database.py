@@ -24,7 +24,9 @@ READ_ONLY = "scheduler_read_only"
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine tuned for the backend the URL names."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, hide_parameters=True
+        )
 
         # WAL lets the API read while a worker writes; foreign keys are off by
         # default in SQLite and the cascade rules depend on them.
@@ -55,6 +57,8 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Error messages go to logs: they must not carry request values.
+        hide_parameters=True,
         pool_recycle=1800,
         # A DB that does not answer must not hang a request for minutes.
         connect_args={"timeout": 5, "command_timeout": 30},

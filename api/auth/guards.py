@@ -13,12 +13,18 @@ from api.auth.principal import Authenticator, Principal
 from api.errors import ApiError, ErrorCode
 
 
-def requires(*permissions: Permission) -> Guard:
-    """A guard that authenticates the caller and demands ``permissions`` (none: any caller)."""
+def requires(*permissions: Permission, offline_ok: bool = False) -> Guard:
+    """A guard that authenticates the caller and demands ``permissions`` (none: any caller).
+
+    ``offline_ok`` lets a verified user token through while the database is down
+    (see ``Authenticator.authenticate``).
+    """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         authenticator: Authenticator = connection.app.state.authenticator
-        principal = await authenticator.authenticate(connection.headers.get("authorization"))
+        principal = await authenticator.authenticate(
+            connection.headers.get("authorization"), offline_ok=offline_ok
+        )
         if not grants(principal.permissions, permissions):
             needed = ", ".join(permissions)
             raise ApiError(

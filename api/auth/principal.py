@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth.permissions import ROLE_PERMISSIONS, Role
@@ -47,18 +48,47 @@ class Authenticator:
         self._tokens = tokens
         self._sessions = sessions
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """The principal behind an ``Authorization: Bearer`` header, or a 401 ``ApiError``."""
+    async def authenticate(
+        self, authorization: str | None, *, offline_ok: bool = False
+    ) -> Principal:
+        """The principal behind an ``Authorization: Bearer`` header, or a 401 ``ApiError``.
+
+        ``offline_ok``: while the database is unreachable, a user's access token
+        that verifies is taken at its word (its role claim; revocation cannot be
+        checked). Only the health report allows that, so it can tell the truth
+        about the outage instead of failing with it.
+        """
         if not authorization:
             raise _unauthenticated("Authentication required: send 'Authorization: Bearer <token>'")
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise _unauthenticated("Authorization header must be 'Bearer <token>'")
-        async with self._sessions() as session:
-            if credential.startswith(API_KEY_PREFIX):
-                return await self._api_key(session, credential)
-            return await self._user_token(session, credential)
+        try:
+            async with self._sessions() as session:
+                if credential.startswith(API_KEY_PREFIX):
+                    return await self._api_key(session, credential)
+                return await self._user_token(session, credential)
+        except (SQLAlchemyError, OSError):
+            if not offline_ok or credential.startswith(API_KEY_PREFIX):
+                raise
+            return self._offline(credential)
+
+    def _offline(self, token: str) -> Principal:
+        try:
+            claims = self._tokens.decode(token, ACCESS)
+            role = Role(claims.role)
+        except (TokenError, ValueError) as exc:
+            raise _invalid("Invalid token") from exc
+        return Principal(
+            id=claims.subject,
+            name=claims.subject,
+            permissions=tuple(ROLE_PERMISSIONS[role]),
+            kind="user",
+            expires_at=claims.expires_at,
+            token_id=claims.jti,
+            token_family=claims.family,
+        )
 
     async def _user_token(self, session: AsyncSession, token: str) -> Principal:
         try:

@@ -76,7 +76,7 @@ class AuthService:
             if new_hash:
                 user.password_hash = new_hash
                 await session.commit()
-            return self._response(user, self._tokens.issue(user.id))
+            return self._response(user, self._tokens.issue(user.id, user.role))
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         """Rotate: the used refresh token stops working; reusing it revokes its whole family."""
@@ -98,7 +98,9 @@ class AuthService:
                     raise ApiError(
                         401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: unknown user"
                     )
-                return self._response(user, self._tokens.issue(user.id, family=claims.family))
+                return self._response(
+                    user, self._tokens.issue(user.id, user.role, family=claims.family)
+                )
             # A rotated refresh token came back: it may be stolen, so the whole
             # family (every token descended from that login) dies, for as long
             # as its newest member could live. Committed before the 401 below.

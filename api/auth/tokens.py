@@ -27,6 +27,8 @@ class TokenClaims:
     expires_at: int
     family: str
     """Shared by an access token and the refresh token issued with it."""
+    role: str = ""
+    """The user's role when the token was issued; used only while the database is down."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class TokenService:
         return self._refresh_ttl
 
     def _encode(
-        self, subject: str, token_type: str, ttl: int, family: str
+        self, subject: str, token_type: str, ttl: int, family: str, role: str
     ) -> tuple[str, TokenClaims]:
         now = int(time.time())
         claims = TokenClaims(
@@ -66,8 +68,10 @@ class TokenService:
             issued_at=now,
             expires_at=now + ttl,
             family=family,
+            role=role,
         )
         payload: dict[str, Any] = {
+            "rol": role,
             "sub": subject,
             "jti": claims.jti,
             "typ": token_type,
@@ -79,11 +83,11 @@ class TokenService:
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
 
-    def issue(self, subject: str, family: str | None = None) -> IssuedPair:
+    def issue(self, subject: str, role: str, family: str | None = None) -> IssuedPair:
         """A fresh access + refresh pair for ``subject``."""
         family = family or uuid.uuid4().hex
-        access_token, access = self._encode(subject, ACCESS, self._access_ttl, family)
-        refresh_token, refresh = self._encode(subject, REFRESH, self._refresh_ttl, family)
+        access_token, access = self._encode(subject, ACCESS, self._access_ttl, family, role)
+        refresh_token, refresh = self._encode(subject, REFRESH, self._refresh_ttl, family, role)
         return IssuedPair(access_token, refresh_token, access, refresh)
 
     def decode(self, token: str, expected_type: str) -> TokenClaims:
@@ -110,4 +114,5 @@ class TokenService:
             issued_at=int(payload["iat"]),
             expires_at=int(payload["exp"]),
             family=str(payload.get("fam", payload["jti"])),
+            role=str(payload.get("rol", "")),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 import redis.asyncio as redis_asyncio
@@ -66,12 +67,16 @@ class FailOpenStore:
     def __init__(self, primary: CounterStore) -> None:
         self._primary = primary
         self._fallback = MemoryStore()
+        self._warned_at = 0.0
 
     async def hit(self, key: str, window_seconds: int) -> int:
         try:
             return await self._primary.hit(key, window_seconds)
         except (RedisError, OSError) as exc:
-            log.warning("rate limit store unavailable (%s); counting in this process", exc)
+            # Once a minute, not once a request: an outage must not flood the log.
+            if time.monotonic() - self._warned_at > 60:
+                self._warned_at = time.monotonic()
+                log.warning("rate limit store unavailable (%s); counting in this process", exc)
             return await self._fallback.hit(key, window_seconds)
 
     async def close(self) -> None:

@@ -15,6 +15,8 @@ from api.envelope import Envelope, error_responses, ok
 from api.pagination import Page, PageRequest
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
+    MAX_RUN_ID,
+    MAX_TASK_ID,
     CancelOut,
     RunOut,
     RunStatusName,
@@ -29,7 +31,10 @@ from api.tasks.schemas import (
 from api.tasks.service import TaskService
 from api.tasks.views import task_out
 
-TaskIdParam = Annotated[int, Parameter(description="Task id")]
+# Ids beyond the columns' range name nothing: they are refused as input (422
+# naming the parameter) before any query is made.
+TaskIdParam = Annotated[int, Parameter(description="Task id", ge=1, le=MAX_TASK_ID)]
+RunIdParam = Annotated[int, Parameter(description="Task run id", ge=1, le=MAX_RUN_ID)]
 
 READ = [requires(Permission.TASK_READ)]
 READ_ERRORS = error_responses(400, 401, 403, 404, 422)
@@ -159,7 +164,7 @@ class TaskRunController(Controller):
     tags = ["task runs"]
 
     @get("/{run_id:int}", guards=READ, responses=READ_ERRORS, summary="Get one task run")
-    async def get_run(self, run_id: int, task_reader: TaskReader) -> Envelope[RunOut]:
+    async def get_run(self, run_id: RunIdParam, task_reader: TaskReader) -> Envelope[RunOut]:
         return ok(await task_reader.run(run_id))
 
     @post(
@@ -170,7 +175,7 @@ class TaskRunController(Controller):
         summary="Cancel an open run: its work is killed and it ends Failed",
     )
     async def cancel_run(
-        self, run_id: int, principal: Principal, task_service: TaskService
+        self, run_id: RunIdParam, principal: Principal, task_service: TaskService
     ) -> Envelope[CancelOut]:
         await task_service.cancel_run(run_id, principal.name)
         return ok(CancelOut(task_run_id=run_id, message="Cancellation requested"))

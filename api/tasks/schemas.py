@@ -14,7 +14,10 @@ Cron = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Timeout = Annotated[int, msgspec.Meta(ge=1, le=86400)]
 Retries = Annotated[int, msgspec.Meta(ge=0, le=10)]
 DependencyTimeout = Annotated[int, msgspec.Meta(ge=1, le=7 * 86400)]
-TaskId = Annotated[int, msgspec.Meta(ge=1)]
+MAX_TASK_ID = 2**31 - 1
+"""Task ids are 32-bit integers in the database."""
+MAX_RUN_ID = 2**63 - 1
+TaskId = Annotated[int, msgspec.Meta(ge=1, le=MAX_TASK_ID)]
 Dependencies = Annotated[list[TaskId], msgspec.Meta(max_length=100)]
 TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 TaskStatus = Literal["Active", "Inactive"]
