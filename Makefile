@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test lint typecheck install clean bench-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: $(DEV_STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Every benchmark once at a tiny size (bench/README.md has the real commands).
+bench-smoke: $(DEV_STAMP)
+	$(BIN)/python -m bench.smoke
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
