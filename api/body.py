@@ -18,6 +18,10 @@ from litestar.typing import FieldDefinition
 from activities.parameters import field_of
 from api.errors import ApiError, ErrorCode, validation_error
 
+NO_NUL = r"^[^\x00]*$"
+"""Text the database can store and match: Postgres refuses NUL bytes in text, and
+SQLite's LIKE stops at one (a filter would match too much)."""
+
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 

@@ -12,7 +12,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth.principal import API_KEY_PREFIX, Principal, hash_api_key
-from api.auth.schemas import NO_NUL
+from api.body import NO_NUL
 from api.errors import ApiError, ErrorCode
 from api.pagination import Page, PageRequest, page_of
 from persistence import credentials

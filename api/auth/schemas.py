@@ -6,8 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-NO_NUL = "^[^\\x00]*$"
-"""Text the database can store: Postgres refuses NUL bytes in text."""
+from api.body import NO_NUL
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from api.auth.guards import requires
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
-from api.body import StrictBody
+from api.body import NO_NUL, StrictBody
 from api.envelope import Envelope, error_responses, ok
 from api.pagination import Page, PageRequest
 from api.tasks.reads import TaskReader
@@ -65,8 +65,8 @@ class TaskController(Controller):
         page: int = 1,
         page_size: int = 20,
         status: TaskStatus | None = None,
-        name: Annotated[str | None, Parameter(max_length=255)] = None,
-        task_type: Annotated[str | None, Parameter(max_length=100)] = None,
+        name: Annotated[str | None, Parameter(max_length=255, pattern=NO_NUL)] = None,
+        task_type: Annotated[str | None, Parameter(max_length=100, pattern=NO_NUL)] = None,
     ) -> Envelope[Page[TaskOut]]:
         return ok(await task_reader.list(PageRequest.of(page, page_size), status, name, task_type))
 
