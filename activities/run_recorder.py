@@ -67,7 +67,14 @@ class RunRecorder:
                     parse_rfc3339(start.scheduled_at),
                 )
             definition = run.definition
+            dependencies = list(definition.get("dependencies", []))
             log_transition(run.task_id, run.id, run.status)
+            dispatched = False
+            if not dependencies and await runs.mark_dispatched(session, run.id) is not None:
+                # Nothing to wait for: dispatch in the same transaction, which
+                # saves the workflow a second mirror write on the hot path.
+                dispatched = True
+                log_transition(run.task_id, run.id, RunStatus.DISPATCHED)
             return RunPlan(
                 task_run_id=run.id,
                 task_id=run.task_id,
@@ -81,12 +88,13 @@ class RunRecorder:
                 retry_backoff_coefficient=self._settings.retry_backoff_coefficient,
                 retry_maximum_interval_seconds=self._settings.retry_maximum_interval_seconds,
                 already_finished=RunStatus(run.status).is_terminal,
-                dependencies=list(definition.get("dependencies", [])),
+                dependencies=dependencies,
                 dependency_timeout_seconds=int(
                     definition.get("dependency_timeout_seconds") or definition["timeout_seconds"]
                 ),
                 dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
                 lost_attempt_retries=self._settings.lost_attempt_retries,
+                dispatched=dispatched,
             )
 
     @activity.defn(name="mark_dispatched")

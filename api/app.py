@@ -99,12 +99,12 @@ def create_app(settings: Settings) -> Litestar:
         registry.register(collector)
         app.state.health_probe = HealthProbe(monitoring, client)
         app.state.system_reader = SystemReader(monitoring)
-        app.state.metrics_exporter = MetricsExporter(
-            registry, collector, DatabaseSnapshots(monitoring)
-        )
+        snapshots = DatabaseSnapshots(monitoring)
+        app.state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
         try:
             yield
         finally:
+            await snapshots.close()
             registry.unregister(collector)
             await rate_limit_store.close()
             await engine.dispose()

@@ -67,6 +67,8 @@ class RunPlan:
     dependency_timeout_seconds: int = 0
     dependency_recheck_seconds: float = 30.0
     lost_attempt_retries: int = 2
+    dispatched: bool = False
+    """begin_run already marked the run Dispatched (it has no dependencies)."""
 
 
 @dataclass

@@ -206,12 +206,13 @@ class TaskRunWorkflow:
     async def _execute(self, plan: RunPlan) -> FinishRun:
         if self._cancelled_by is not None:
             return self._cancelled(plan)
-        await workflow.execute_local_activity(
-            "mark_dispatched",
-            DispatchRun(task_run_id=plan.task_run_id),
-            start_to_close_timeout=MIRROR_TIMEOUT,
-            retry_policy=MIRROR_RETRY,
-        )
+        if not plan.dispatched:
+            await workflow.execute_local_activity(
+                "mark_dispatched",
+                DispatchRun(task_run_id=plan.task_run_id),
+                start_to_close_timeout=MIRROR_TIMEOUT,
+                retry_policy=MIRROR_RETRY,
+            )
         attempts_used = 0
         lost = 0
         while True:

@@ -52,8 +52,13 @@ class Snapshot:
 class DatabaseSnapshots:
     """Reads the numbers (one aggregate query per family), at most once per ``max_age`` seconds.
 
-    A failed read is remembered just as long, so scrapes during an outage do
-    not pile up on the database.
+    Stale while revalidating: once a snapshot exists, a scrape never waits for
+    the database. It gets the last snapshot and, when that is older than
+    ``max_age``, starts one refresh in the background (never more than one at a
+    time), so a scrape stays fast however long the history grows and scrapes
+    never pile up on the database. Only the very first scrape waits. A failed
+    read is kept like a successful one: the next scrape reports the database as
+    unreadable until a refresh succeeds.
     """
 
     def __init__(
@@ -61,23 +66,36 @@ class DatabaseSnapshots:
         sessions: async_sessionmaker[AsyncSession],
         *,
         max_age_seconds: float = 1.0,
-        timeout_seconds: float = 5.0,
+        timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._max_age = max_age_seconds
         self._timeout = timeout_seconds
-        self._lock = asyncio.Lock()
+        self._first_read = asyncio.Lock()
         self._last: Snapshot | None = None
         self._read_at: float | None = None
+        self._refresh: asyncio.Task[None] | None = None
 
     async def current(self) -> Snapshot | None:
         """The latest numbers, or None while the database cannot be read."""
-        async with self._lock:
-            fresh = self._read_at is not None and time.monotonic() - self._read_at < self._max_age
-            if not fresh:
-                self._last = await self._read_or_none()
-                self._read_at = time.monotonic()
+        if self._read_at is None:
+            async with self._first_read:
+                if self._read_at is None:
+                    await self._refresh_now()
             return self._last
+        stale = time.monotonic() - self._read_at >= self._max_age
+        if stale and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._refresh_now())
+        return self._last
+
+    async def _refresh_now(self) -> None:
+        self._last = await self._read_or_none()
+        self._read_at = time.monotonic()
+
+    async def close(self) -> None:
+        """Stop a refresh still running (the app is shutting down)."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
 
     async def _read_or_none(self) -> Snapshot | None:
         try:
