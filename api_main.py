@@ -20,6 +20,10 @@ def main() -> None:
         access_log=False,  # the app logs one line per request itself
         log_config=None,  # keep the process's logging (text or JSON) for uvicorn's lines
         timeout_graceful_shutdown=30,
+        # Longer than the idle timeout of common load balancers and clients'
+        # pools (60 s), so the server is never the side that closes a
+        # keep-alive connection a client is about to reuse.
+        timeout_keep_alive=75,
     )
 
 

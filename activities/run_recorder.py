@@ -123,8 +123,15 @@ class RunRecorder:
             )
             # finish_run loaded the row into this session: no second query.
             run = await runs.get_run(session, finish.task_run_id) if recorded else None
+            waiting = (
+                await runs.waiting_dependent_workflow_ids(session, finish.task_id)
+                if finish.task_id and finish.status == RunStatus.COMPLETED
+                else []
+            )
         if run is not None:
             log_transition(run.task_id, run.id, finish.status)
+        # Also on a retried call: the wake-ups may not all have gone out last time.
+        await self._wake(waiting, finish.task_id)
 
     @activity.defn(name="check_dependencies")
     async def check_dependencies(self, check: DependencyCheck) -> DependencyStatus:
@@ -137,14 +144,18 @@ class RunRecorder:
     @activity.defn(name="notify_dependents")
     async def notify_dependents(self, notify: NotifyDependents) -> None:
         """Wake the runs waiting on this task, so they start without waiting for a re-check."""
-        if self._client is None:
-            return
         async with self._sessions() as session:
             workflow_ids = await runs.waiting_dependent_workflow_ids(session, notify.task_id)
+        await self._wake(workflow_ids, notify.task_id)
+
+    async def _wake(self, workflow_ids: list[str], task_id: int) -> None:
+        """Signal each waiting run that ``task_id`` just completed a run."""
+        if self._client is None:
+            return
         for workflow_id in workflow_ids:
             try:
                 await self._client.get_workflow_handle(workflow_id).signal(
-                    "dependency_completed", notify.task_id
+                    "dependency_completed", task_id
                 )
             except RPCError as err:
                 # Finished or gone in the meantime: nothing is waiting there any more.

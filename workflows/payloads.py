@@ -131,6 +131,8 @@ class FinishRun:
     retry_count: int | None = None
     started_at: str | None = None
     execution_duration_ms: int | None = None
+    task_id: int = 0
+    """Set by current workflows: a Completed finish then wakes the runs waiting on it."""
 
 
 @dataclass

@@ -54,6 +54,10 @@ MIRROR_TIMEOUT = timedelta(seconds=30)
 
 NON_RETRYABLE_EXECUTOR_ERRORS = ["InvalidParameters"]
 
+# Patch id: finish_run itself wakes the runs waiting on a completed task (one
+# local activity fewer per run); older histories keep their separate step.
+FINISH_NOTIFIES = "finish-run-notifies-dependents"
+
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -137,12 +141,14 @@ class TaskRunWorkflow:
             raise
         await self._finish(finish)
         if finish.status == RunStatus.COMPLETED:
-            await workflow.execute_local_activity(
-                "notify_dependents",
-                NotifyDependents(task_id=plan.task_id),
-                start_to_close_timeout=MIRROR_TIMEOUT,
-                retry_policy=MIRROR_RETRY,
-            )
+            if not workflow.patched(FINISH_NOTIFIES):
+                # Runs started before finish_run woke dependents itself replay this step.
+                await workflow.execute_local_activity(
+                    "notify_dependents",
+                    NotifyDependents(task_id=plan.task_id),
+                    start_to_close_timeout=MIRROR_TIMEOUT,
+                    retry_policy=MIRROR_RETRY,
+                )
             return RunOutcome(task_run_id=plan.task_run_id, status=finish.status)
         # Fail the workflow too, so the Web UI tells the same story as the API.
         raise ApplicationError(
@@ -157,6 +163,7 @@ class TaskRunWorkflow:
             status=status,
             completed_at=_rfc3339(workflow.now()),
             error_message=message,
+            task_id=plan.task_id,
         )
 
     def _cancelled(self, plan: RunPlan) -> FinishRun:
@@ -240,6 +247,7 @@ class TaskRunWorkflow:
                 self._attempt = None
         return FinishRun(
             task_run_id=plan.task_run_id,
+            task_id=plan.task_id,
             status=RunStatus.COMPLETED,
             completed_at=_rfc3339(workflow.now()),
             result=result.output,
@@ -279,6 +287,7 @@ class TaskRunWorkflow:
     def _failure(self, plan: RunPlan, err: ActivityError) -> FinishRun:
         finish = FinishRun(
             task_run_id=plan.task_run_id,
+            task_id=plan.task_id,
             status=RunStatus.FAILED,
             completed_at=_rfc3339(workflow.now()),
         )
