@@ -27,6 +27,23 @@ from tests.helpers import Api
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 EXECUTOR_TYPES = ("shell", "http", "python")
+# Modules marked one_backend test no SQL dialect (rate limits, the permission
+# matrix): they run once, on Postgres when the suite has it, to keep CI short.
+PRIMARY_BACKEND = BACKENDS[-1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selected, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("stack") if callspec is not None else None
+        if item.get_closest_marker("one_backend") and backend not in (None, PRIMARY_BACKEND):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @dataclass

@@ -25,6 +25,8 @@ from settings import Settings
 from tests.conftest import Stack
 from tests.helpers import PASSWORDS, assert_error, eventually, unique
 
+pytestmark = pytest.mark.one_backend
+
 ADMIN = "Admin"
 ROLE_PERMISSIONS = {
     "admin": {ADMIN},

@@ -23,6 +23,8 @@ from tests.conftest import Stack
 from tests.helpers import PASSWORDS, assert_error
 from tests.processes import extra_api
 
+pytestmark = pytest.mark.one_backend
+
 AUTH, TASKS, SYSTEM = 3, 5, 4
 LIMITS = {
     "SCHEDULER_RATE_LIMIT_AUTH": str(AUTH),
