@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -12,26 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.run_recorder import RunRecorder
 from persistence import runs, tasks
-from persistence.database import create_engine, create_sessionmaker
 from persistence.models import Task
 from settings import Settings
 from tests.conftest import Stack
+from tests.credential_rows import with_sessions
 from workflows.payloads import BeginRun, FinishRun, RunStatus
 
 T = TypeVar("T")
-
-
-def with_sessions(
-    stack: Stack, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
-    async def main() -> T:
-        engine = create_engine(stack.database_url)
-        try:
-            return await work(create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 async def _new_task(sessions: async_sessionmaker[AsyncSession]) -> int:
