@@ -194,8 +194,11 @@ async def list_runs(
 
 
 async def recent_runs(session: AsyncSession, task_id: int, limit: int) -> list[TaskRun]:
-    runs, _ = await list_runs(session, task_id, None, 0, limit)
-    return runs
+    """The task's newest runs (no total: the detail view does not show one)."""
+    rows = await session.scalars(
+        select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.id.desc()).limit(limit)
+    )
+    return list(rows)
 
 
 async def delete_runs_of_task(session: AsyncSession, task_id: int) -> None:
