@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,6 @@ from persistence import tasks
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.types import utcnow
 from workflows.payloads import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
-
-FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
 
 
 def definition_of(task: Task, dependencies: list[int]) -> dict[str, Any]:
@@ -193,14 +191,6 @@ async def list_runs(
     return list(rows), int(total or 0)
 
 
-async def recent_runs(session: AsyncSession, task_id: int, limit: int) -> list[TaskRun]:
-    """The task's newest runs (no total: the detail view does not show one)."""
-    rows = await session.scalars(
-        select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.id.desc()).limit(limit)
-    )
-    return list(rows)
-
-
 async def delete_runs_of_task(session: AsyncSession, task_id: int) -> None:
     await session.execute(delete(TaskRun).where(TaskRun.task_id == task_id))
 
@@ -212,70 +202,6 @@ async def open_workflow_ids(session: AsyncSession, task_id: int) -> list[str]:
         )
     )
     return list(rows)
-
-
-@dataclass(frozen=True)
-class TaskStats:
-    total_runs: int
-    successful_runs: int
-    failed_runs: int
-    success_rate: float
-    average_duration_ms: float | None
-    min_duration_ms: int | None
-    max_duration_ms: int | None
-    last_success: datetime | None
-    last_failure: datetime | None
-    runs_last_24h: int
-    runs_last_7d: int
-    runs_last_30d: int
-
-
-async def task_stats(session: AsyncSession, task_id: int, now: datetime) -> TaskStats:
-    """Execution statistics of one task, as a single SQL aggregate.
-
-    Success rate is successful / finished runs (open runs are not counted
-    against it); durations are those of successful runs.
-    """
-    completed = TaskRun.status == RunStatus.COMPLETED
-    failed = TaskRun.status.in_([s.value for s in FAILED_STATUSES])
-    completed_duration = case((completed, TaskRun.execution_duration_ms))
-
-    def since(delta: timedelta) -> Any:
-        return func.count(case((TaskRun.created_at >= now - delta, 1)))
-
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count(case((completed, 1))),
-                func.count(case((failed, 1))),
-                func.avg(completed_duration),
-                func.min(completed_duration),
-                func.max(completed_duration),
-                func.max(case((completed, TaskRun.completed_at))),
-                func.max(case((failed, TaskRun.completed_at))),
-                since(timedelta(hours=24)),
-                since(timedelta(days=7)),
-                since(timedelta(days=30)),
-            ).where(TaskRun.task_id == task_id)
-        )
-    ).one()
-    total, ok, bad = int(row[0]), int(row[1]), int(row[2])
-    finished = ok + bad
-    return TaskStats(
-        total_runs=total,
-        successful_runs=ok,
-        failed_runs=bad,
-        success_rate=round(ok * 100.0 / finished, 2) if finished else 0.0,
-        average_duration_ms=round(float(row[3]), 2) if row[3] is not None else None,
-        min_duration_ms=int(row[4]) if row[4] is not None else None,
-        max_duration_ms=int(row[5]) if row[5] is not None else None,
-        last_success=row[6],
-        last_failure=row[7],
-        runs_last_24h=int(row[8]),
-        runs_last_7d=int(row[9]),
-        runs_last_30d=int(row[10]),
-    )
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from persistence import workers
 from persistence.models import Task, TaskRun, Worker
+from persistence.run_stats import FAILED_STATUSES
 from persistence.sqltime import seconds_between
 from workflows.payloads import TERMINAL_STATUSES, RunStatus
 
 TASK_ACTIVE = "Active"
-FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.auth.permissions import ROLE_PERMISSIONS, Role
 from api.auth.tokens import ACCESS, TokenError, TokenService
 from api.errors import ApiError, ErrorCode
-from persistence import credentials, users
+from persistence import credentials
 
 API_KEY_PREFIX = "sk_live_"
 # Writing last_used_at on every request would make each read a write.
@@ -95,9 +95,11 @@ class Authenticator:
             claims = self._tokens.decode(token, ACCESS)
         except TokenError as exc:
             raise _invalid(f"Invalid token: {exc}") from exc
-        if await credentials.any_revoked(session, [claims.jti, f"family:{claims.family}"]):
+        user = await credentials.token_holder(
+            session, claims.subject, claims.jti, f"family:{claims.family}"
+        )
+        if user is not None and user.revoked:
             raise _invalid("Invalid token: it has been revoked")
-        user = await users.get_by_id(session, claims.subject)
         if user is None or not user.is_active:
             raise _invalid("Invalid token: the user no longer exists")
         return Principal(

@@ -14,7 +14,8 @@ from api.pagination import Page, PageRequest, page_of
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.views import run_out, stats_out, task_detail, task_out
 from api.tasks.web_ui import WebUi
-from persistence import runs, tasks
+from persistence import run_stats, runs, tasks
+from persistence.task_detail import TaskDetailQuery
 from workflows.schedules import ScheduleManager
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class TaskReader:
         self._sessions = sessions
         self._schedules = schedules
         self._ui = ui
+        self._detail = TaskDetailQuery(RECENT_RUNS)
 
     async def list(
         self, page: PageRequest, status: str | None, name: str | None, task_type: str | None
@@ -51,13 +53,10 @@ class TaskReader:
 
     async def detail(self, task_id: int) -> TaskDetail:
         async with self._sessions() as session:
-            task = await tasks.get_task(session, task_id)
-            if task is None:
-                raise task_not_found(task_id)
-            deps = await tasks.dependencies_of(session, [task_id])
-            recent = await runs.recent_runs(session, task_id, RECENT_RUNS)
-            stats = await runs.task_stats(session, task_id, datetime.now(UTC))
-        return task_detail(task, deps[task_id], recent, stats, self._ui)
+            record = await self._detail.load(session, task_id, datetime.now(UTC))
+        if record is None:
+            raise task_not_found(task_id)
+        return task_detail(record, self._ui)
 
     async def runs(self, task_id: int, page: PageRequest, status: str | None) -> Page[RunOut]:
         async with self._sessions() as session:
@@ -72,7 +71,7 @@ class TaskReader:
         async with self._sessions() as session:
             if await tasks.get_task(session, task_id) is None:
                 raise task_not_found(task_id)
-            stats = await runs.task_stats(session, task_id, datetime.now(UTC))
+            stats = await run_stats.task_stats(session, task_id, datetime.now(UTC))
         return stats_out(stats, await self._skipped(task_id))
 
     async def _skipped(self, task_id: int) -> int | None:

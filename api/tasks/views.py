@@ -5,10 +5,11 @@ from __future__ import annotations
 from api.tasks.schemas import ExecutionStats, RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.web_ui import WebUi
 from persistence.models import Task, TaskRun
-from persistence.runs import TaskStats
+from persistence.run_stats import TaskStats
+from persistence.task_detail import RunRow, TaskDetailRecord, TaskRow
 
 
-def task_out(task: Task, dependencies: list[int]) -> TaskOut:
+def task_out(task: Task | TaskRow, dependencies: list[int]) -> TaskOut:
     return TaskOut(
         id=task.id,
         name=task.name,
@@ -26,7 +27,7 @@ def task_out(task: Task, dependencies: list[int]) -> TaskOut:
     )
 
 
-def run_out(run: TaskRun, ui: WebUi) -> RunOut:
+def run_out(run: TaskRun | RunRow, ui: WebUi) -> RunOut:
     return RunOut(
         id=run.id,
         task_id=run.task_id,
@@ -65,13 +66,12 @@ def stats_out(stats: TaskStats, runs_skipped: int | None) -> TaskStatsOut:
     )
 
 
-def task_detail(
-    task: Task, dependencies: list[int], recent: list[TaskRun], stats: TaskStats, ui: WebUi
-) -> TaskDetail:
-    base = task_out(task, dependencies)
+def task_detail(record: TaskDetailRecord, ui: WebUi) -> TaskDetail:
+    base = task_out(record.task, record.dependencies)
+    stats = record.stats
     return TaskDetail(
         **{field: getattr(base, field) for field in TaskOut.__struct_fields__},
-        recent_runs=[run_out(run, ui) for run in recent],
+        recent_runs=[run_out(run, ui) for run in record.recent_runs],
         execution_stats=ExecutionStats(
             total_runs=stats.total_runs,
             successful_runs=stats.successful_runs,
