@@ -82,7 +82,9 @@ def create_app(settings: Settings) -> Litestar:
         hasher = PasswordHasher()
         await seed_default_users(sessions, hasher, settings)
         schedules = schedule_manager(client, settings)
-        app.state.authenticator = Authenticator(tokens, sessions)
+        app.state.authenticator = Authenticator(
+            tokens, sessions, create_sessionmaker(engine, read_only=True)
+        )
         app.state.auth_service = AuthService(sessions, tokens, hasher)
         app.state.api_key_service = ApiKeyService(sessions)
         app.state.task_service = TaskService(sessions, client, schedules, settings)

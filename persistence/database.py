@@ -86,9 +86,16 @@ def create_sessionmaker(
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses read them).
 
-    ``read_only`` sessions never write; on SQLite they do not queue behind writers.
+    ``read_only`` sessions never write. On SQLite they do not queue behind
+    writers. On Postgres each of their statements is its own transaction
+    (autocommit): no BEGIN and ROLLBACK round trips around every read, at the
+    price of separate snapshots for separate statements (a page and its count
+    may straddle a concurrent insert; the hot reads are single statements).
     """
-    bound = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    options: dict[str, Any] = {READ_ONLY: True} if read_only else {}
+    if read_only and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    bound = engine.execution_options(**options) if options else engine
     return async_sessionmaker(bound, expire_on_commit=False)
 
 

@@ -44,9 +44,16 @@ def _invalid(message: str) -> ApiError:
 
 
 class Authenticator:
-    def __init__(self, tokens: TokenService, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        tokens: TokenService,
+        sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession],
+    ) -> None:
+        """``reads`` serve token checks; ``sessions`` API keys, whose use is written down."""
         self._tokens = tokens
         self._sessions = sessions
+        self._reads = reads
 
     async def authenticate(
         self, authorization: str | None, *, offline_ok: bool = False
@@ -65,9 +72,10 @@ class Authenticator:
         if scheme.lower() != "bearer" or not credential:
             raise _unauthenticated("Authorization header must be 'Bearer <token>'")
         try:
-            async with self._sessions() as session:
-                if credential.startswith(API_KEY_PREFIX):
+            if credential.startswith(API_KEY_PREFIX):
+                async with self._sessions() as session:
                     return await self._api_key(session, credential)
+            async with self._reads() as session:
                 return await self._user_token(session, credential)
         except (SQLAlchemyError, OSError):
             if not offline_ok or credential.startswith(API_KEY_PREFIX):
@@ -114,7 +122,7 @@ class Authenticator:
 
     async def api_key_is_live(self, key: str) -> bool:
         """Whether ``key`` is a stored, unrevoked, unexpired key (read only)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             record = await credentials.api_key_by_hash(session, hash_api_key(key))
         return (
             record is not None
