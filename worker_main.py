@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
@@ -75,6 +75,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                 client,
                 task_queue=settings.orchestrator_queue,
                 workflows=[TaskRunWorkflow],
+                # The sandbox re-imported the workflow module for every run,
+                # a quarter of the orchestrator's CPU per run. The workflow is
+                # small and fixed; tests/test_replay.py replays real histories
+                # under the sandbox, so its determinism checks still hold.
+                workflow_runner=UnsandboxedWorkflowRunner(),
                 activities=[
                     recorder.begin_run,
                     recorder.mark_dispatched,
