@@ -75,9 +75,13 @@ class Attempt:
 
 
 async def _heartbeat_forever(every_seconds: float) -> None:
+    # The first heartbeat waits one interval: the SDK sends a first heartbeat at
+    # once, and for the many attempts that end within seconds that RPC (and the
+    # server's write behind it) was pure overhead. Half the heartbeat timeout
+    # still leaves a full half in hand.
     while True:
-        activity.heartbeat()
         await asyncio.sleep(every_seconds)
+        activity.heartbeat()
 
 
 class AttemptTracker:
