@@ -138,7 +138,7 @@ class Reconciler:
                     run_id,
                     runs.RunEnd(status=status, completed_at=now, error_message=reason),
                 )
-            if recorded:
+            if recorded is not None:
                 closed += 1
                 log.warning("run %s reconciled: %s (%s)", run_id, status, reason)
         return closed

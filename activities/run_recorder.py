@@ -11,7 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.run_log import log_transition
 from activities.timestamps import parse_rfc3339
 from persistence import runs
-from persistence.models import Task
+from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows.payloads import (
     BeginRun,
@@ -42,15 +42,17 @@ class RunRecorder:
     async def begin_run(self, start: BeginRun) -> RunPlan:
         """Create (or find) the run row and return the definition snapshot to execute."""
         async with self._sessions() as session, session.begin():
+            run: runs.RunStart | TaskRun | None
             if start.task_run_id is not None:
-                run = await runs.get_run(session, start.task_run_id)
+                run = await runs.attach_workflow_run(
+                    session, start.task_run_id, start.temporal_run_id
+                )
                 if run is None:
                     raise ApplicationError(
                         f"run {start.task_run_id} no longer exists",
                         type="TaskNotFound",
                         non_retryable=True,
                     )
-                await runs.attach_workflow_run(session, run.id, start.temporal_run_id)
             else:
                 task = await session.get(Task, start.task_id)
                 if task is None:
@@ -107,7 +109,7 @@ class RunRecorder:
     @activity.defn(name="finish_run")
     async def finish_run(self, finish: FinishRun) -> None:
         async with self._sessions() as session, session.begin():
-            recorded = await runs.finish_run(
+            task_id = await runs.finish_run(
                 session,
                 finish.task_run_id,
                 runs.RunEnd(
@@ -121,15 +123,13 @@ class RunRecorder:
                     execution_duration_ms=finish.execution_duration_ms,
                 ),
             )
-            # finish_run loaded the row into this session: no second query.
-            run = await runs.get_run(session, finish.task_run_id) if recorded else None
             waiting = (
                 await runs.waiting_dependent_workflow_ids(session, finish.task_id)
                 if finish.task_id and finish.status == RunStatus.COMPLETED
                 else []
             )
-        if run is not None:
-            log_transition(run.task_id, run.id, finish.status)
+        if task_id is not None:
+            log_transition(task_id, finish.task_run_id, finish.status)
         # Also on a retried call: the wake-ups may not all have gone out last time.
         await self._wake(waiting, finish.task_id)
 

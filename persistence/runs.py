@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import BigInteger, case, cast, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence import tasks
 from persistence.models import Task, TaskDependency, TaskRun
-from persistence.types import utcnow
+from persistence.sqltime import seconds_between
+from persistence.types import UTCDateTime, utcnow
 from workflows.payloads import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 
@@ -93,12 +94,35 @@ async def begin_scheduled_run(
         return existing
 
 
-async def attach_workflow_run(session: AsyncSession, run_id: int, temporal_run_id: str) -> None:
-    await session.execute(
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """What starting a run's workflow needs of its row."""
+
+    id: int
+    task_id: int
+    status: str
+    definition: dict[str, Any]
+
+
+async def attach_workflow_run(
+    session: AsyncSession, run_id: int, temporal_run_id: str
+) -> RunStart | None:
+    """Record the first workflow run that took this run (a later one does not replace it).
+
+    One statement that also reads the row back; None when the run no longer exists.
+    """
+    first = TaskRun.temporal_run_id.is_(None)
+    attached = await session.execute(
         update(TaskRun)
-        .where(TaskRun.id == run_id, TaskRun.temporal_run_id.is_(None))
-        .values(temporal_run_id=temporal_run_id, updated_at=utcnow())
+        .where(TaskRun.id == run_id)
+        .values(
+            temporal_run_id=case((first, temporal_run_id), else_=TaskRun.temporal_run_id),
+            updated_at=case((first, utcnow()), else_=TaskRun.updated_at),
+        )
+        .returning(TaskRun.id, TaskRun.task_id, TaskRun.status, TaskRun.definition)
     )
+    row = attached.one_or_none()
+    return None if row is None else RunStart(*row)
 
 
 async def mark_dispatched(session: AsyncSession, run_id: int) -> int | None:
@@ -149,28 +173,50 @@ class RunEnd:
     execution_duration_ms: int | None = None
 
 
-async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> bool:
-    """Record the final state once; returns False when the run was already final or is gone."""
-    run = await session.get(TaskRun, run_id, with_for_update=True)
-    if run is None or RunStatus(run.status).is_terminal:
-        return False
-    run.status = end.status
-    run.completed_at = end.completed_at
-    run.result = end.result
-    run.error_message = end.error_message
+async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | None:
+    """Record the final state once, in one statement.
+
+    Returns the run's task id, or None when the run was already final or is gone.
+    """
+    values: dict[str, Any] = {
+        "status": end.status,
+        "completed_at": end.completed_at,
+        "result": end.result,
+        "error_message": end.error_message,
+        "updated_at": utcnow(),
+    }
     if end.worker_id is not None:
-        run.worker_id = end.worker_id
+        values["worker_id"] = end.worker_id
     if end.retry_count is not None:
-        run.retry_count = max(run.retry_count, end.retry_count)
+        values["retry_count"] = case(
+            (TaskRun.retry_count < end.retry_count, end.retry_count), else_=TaskRun.retry_count
+        )
     if end.started_at is not None:
-        run.started_at = end.started_at
+        values["started_at"] = end.started_at
     if end.execution_duration_ms is not None:
-        run.execution_duration_ms = end.execution_duration_ms
-    elif run.started_at is not None:
-        elapsed = end.completed_at - run.started_at
-        run.execution_duration_ms = max(0, int(elapsed.total_seconds() * 1000))
-    run.updated_at = utcnow()
-    return True
+        values["execution_duration_ms"] = end.execution_duration_ms
+    elif end.started_at is not None:
+        elapsed = end.completed_at - end.started_at
+        values["execution_duration_ms"] = max(0, int(elapsed.total_seconds() * 1000))
+    else:
+        # From the start the executor recorded (the run may never have started).
+        # Rounded: SQLite's julianday() arithmetic lands a hair under whole milliseconds.
+        elapsed_ms = cast(
+            func.round(
+                seconds_between(literal(end.completed_at, UTCDateTime()), TaskRun.started_at) * 1000
+            ),
+            BigInteger,
+        )
+        values["execution_duration_ms"] = case(
+            (TaskRun.started_at.is_(None), None), (elapsed_ms < 0, 0), else_=elapsed_ms
+        )
+    finished = await session.execute(
+        update(TaskRun)
+        .where(TaskRun.id == run_id, TaskRun.status.not_in(list(TERMINAL_STATUSES)))
+        .values(values)
+        .returning(TaskRun.task_id)
+    )
+    return finished.scalar_one_or_none()
 
 
 async def get_run(session: AsyncSession, run_id: int) -> TaskRun | None:
