@@ -145,6 +145,8 @@ class Settings:
     reconcile_settle_seconds: float = 30.0
     db_pool_size: int = 10
     max_request_body_bytes: int = 1024 * 1024
+    metrics_refresh_seconds: float = 5.0
+    """How stale the database figures of ``/metrics`` may get before a scrape refreshes them."""
     temporal_ui_url: str = ""
     log_format: str = "text"
     """``text`` (human-readable lines) or ``json`` (one JSON object per line)."""
@@ -242,6 +244,9 @@ class Settings:
             db_pool_size=_int(env, "SCHEDULER_DB_POOL_SIZE", 10, minimum=1),
             max_request_body_bytes=_int(
                 env, "SCHEDULER_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024
+            ),
+            metrics_refresh_seconds=_float(
+                env, "SCHEDULER_METRICS_REFRESH_SECONDS", 5.0, minimum=0.1
             ),
             temporal_ui_url=_str(env, "SCHEDULER_TEMPORAL_UI_URL", "").rstrip("/"),
             log_format=_choice(env, "SCHEDULER_LOG_FORMAT", ("text", "json")),

@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> Litestar:
         registry.register(collector)
         app.state.health_probe = HealthProbe(monitoring, client)
         app.state.system_reader = SystemReader(monitoring)
-        snapshots = DatabaseSnapshots(monitoring)
+        snapshots = DatabaseSnapshots(monitoring, max_age_seconds=settings.metrics_refresh_seconds)
         app.state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
         try:
             yield

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -219,22 +219,55 @@ async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | N
     return finished.scalar_one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A run as its API view shows it; a ``TaskRun`` has the same attributes."""
+
+    id: int
+    task_id: int
+    status: str
+    worker_id: str | None
+    retry_count: int
+    scheduled_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    result: str | None
+    error_message: str | None
+    execution_duration_ms: int | None
+    created_at: datetime
+    trigger: str
+    workflow_id: str
+    temporal_run_id: str | None
+
+
+RUN_FIELDS = tuple(field.name for field in fields(RunRow))
+"""The run columns a run's API view shows (not its definition snapshot)."""
+
+
 async def get_run(session: AsyncSession, run_id: int) -> TaskRun | None:
     return await session.get(TaskRun, run_id)
 
 
 async def list_runs(
     session: AsyncSession, task_id: int, status: str | None, offset: int, limit: int
-) -> tuple[list[TaskRun], int]:
-    """One page of a task's runs, newest first, and the total that match."""
+) -> tuple[list[RunRow], int]:
+    """One page of a task's runs, newest first, and the total that match.
+
+    Only the columns a run's view shows: not the definition snapshot, whose
+    JSON was most of the cost of a full page.
+    """
     conditions = [TaskRun.task_id == task_id]
     if status is not None:
         conditions.append(TaskRun.status == status)
     total = await session.scalar(select(func.count()).select_from(TaskRun).where(*conditions))
-    rows = await session.scalars(
-        select(TaskRun).where(*conditions).order_by(TaskRun.id.desc()).offset(offset).limit(limit)
+    rows = await session.execute(
+        select(*(TaskRun.__table__.c[name] for name in RUN_FIELDS))
+        .where(*conditions)
+        .order_by(TaskRun.id.desc())
+        .offset(offset)
+        .limit(limit)
     )
-    return list(rows), int(total or 0)
+    return [RunRow(*row) for row in rows], int(total or 0)
 
 
 async def delete_runs_of_task(session: AsyncSession, task_id: int) -> None:

@@ -19,31 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from persistence import run_stats
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.run_stats import TaskStats
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    """A run as its API view shows it; a ``TaskRun`` has the same attributes."""
-
-    id: int
-    task_id: int
-    status: str
-    worker_id: str | None
-    retry_count: int
-    scheduled_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    result: str | None
-    error_message: str | None
-    execution_duration_ms: int | None
-    created_at: datetime
-    trigger: str
-    workflow_id: str
-    temporal_run_id: str | None
-
-
-RUN_FIELDS = tuple(field.name for field in fields(RunRow))
-"""The run columns a run's API view shows (not its definition snapshot)."""
+from persistence.runs import RUN_FIELDS, RunRow
 
 
 @dataclass(frozen=True, slots=True)

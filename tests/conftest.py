@@ -135,6 +135,7 @@ def stack_env(
             "SCHEDULER_RATE_LIMIT_TASKS": "1000000",
             "SCHEDULER_RATE_LIMIT_SYSTEM": "1000000",
             "SCHEDULER_WORKER_LIVENESS_SECONDS": "4",
+            "SCHEDULER_METRICS_REFRESH_SECONDS": "1",
             "SCHEDULER_JWT_SECRET": uuid.uuid4().hex,
         }
     )

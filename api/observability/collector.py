@@ -65,7 +65,7 @@ class DatabaseSnapshots:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        max_age_seconds: float = 1.0,
+        max_age_seconds: float,
         timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions

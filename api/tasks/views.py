@@ -6,7 +6,8 @@ from api.tasks.schemas import ExecutionStats, RunOut, TaskDetail, TaskOut, TaskS
 from api.tasks.web_ui import WebUi
 from persistence.models import Task, TaskRun
 from persistence.run_stats import TaskStats
-from persistence.task_detail import RunRow, TaskDetailRecord, TaskRow
+from persistence.runs import RunRow
+from persistence.task_detail import TaskDetailRecord, TaskRow
 
 
 def task_out(task: Task | TaskRow, dependencies: list[int]) -> TaskOut:
