@@ -29,12 +29,11 @@ def _alembic_config(connection: Connection) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-    try:
-        command.upgrade(_alembic_config(connection), "head")
-    finally:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        # Held until this transaction commits: a session lock released before
+        # the commit let a process starting alongside run the same migration
+        # against the uncommitted schema (and fail, aborting its transaction).
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    command.upgrade(_alembic_config(connection), "head")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,52 @@
+"""Migrations at start: processes starting together on an empty Postgres all come up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from persistence.database import create_engine
+from persistence.migrate import migrate
+from tests.conftest import POSTGRES_URL, run_admin_sql
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES_URL, reason="needs SCHEDULER_TEST_DATABASE_URL (advisory locks are Postgres's)"
+)
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    name = f"scheduler_migrate_{uuid.uuid4().hex[:10]}"
+    run_admin_sql(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        run_admin_sql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _migrate_together(url: str, processes: int) -> tuple[list[BaseException | None], int]:
+    engines = [create_engine(url) for _ in range(processes)]
+    try:
+        outcomes = await asyncio.gather(
+            *(migrate(engine) for engine in engines), return_exceptions=True
+        )
+        async with engines[0].connect() as conn:
+            tables = await conn.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    return [o if isinstance(o, BaseException) else None for o in outcomes], int(tables or 0)
+
+
+def test_processes_starting_together_migrate_once(empty_database: str) -> None:
+    # Each engine is its own connection, as the API and every worker process are.
+    errors, tables = asyncio.run(_migrate_together(empty_database, 6))
+    assert errors == [None] * 6
+    assert tables >= 8  # the schema's tables and alembic_version
