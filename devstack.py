@@ -88,8 +88,7 @@ DEV_SERVER_TUNING = (
     "--dynamic-config-value",
     "worker.schedulerNamespaceStartWorkflowRPS=1000",
     "--dynamic-config-value",
-    'worker.perNamespaceWorkerOptions={"MaxConcurrentWorkflowTaskPollers":16,'
-    '"MaxConcurrentActivityTaskPollers":8,"MaxConcurrentLocalActivityExecutionSize":1000}',
+    'worker.perNamespaceWorkerOptions={"MaxConcurrentWorkflowTaskPollers":16}',
     "--sqlite-pragma",
     "journal_mode=wal",
     "--sqlite-pragma",

@@ -65,6 +65,25 @@ def scrape(api: Api) -> str:
     return response.text
 
 
+def settled(api: Api) -> dict[Key, float]:
+    """A scrape whose database figures are current: two scrapes, more than the
+    snapshot's refresh age (1 s in the test stack) apart, agree on them."""
+    families = ("scheduler_tasks_total", "scheduler_task_runs_total", "scheduler_workers_total")
+    previous = samples(scrape(api))
+
+    def agreeing() -> dict[Key, float] | None:
+        nonlocal previous
+        time.sleep(1.5)
+        current = samples(scrape(api))
+        same = all(
+            value == previous.get(key) for key, value in current.items() if key[0] in families
+        )
+        previous = current
+        return current if same else None
+
+    return eventually(agreeing, timeout=30, interval=0)
+
+
 def samples(text: str) -> dict[Key, float]:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -149,7 +168,7 @@ def test_contract_families_keep_their_names_types_and_labels(anonymous: Api) -> 
 def test_values_follow_tasks_runs_and_workers(
     stack: Stack, admin: Api, anonymous: Api, fresh_workers: list[str]
 ) -> None:
-    before = samples(scrape(anonymous))
+    before = settled(anonymous)
     ok = admin.create_task(parameters={"command": "echo ok"})
     bad = admin.create_task(parameters={"command": "exit 3"}, status="Inactive")
     run_dependency_pair(admin)  # one active task, one inactive, two completed runs
