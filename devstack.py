@@ -80,10 +80,13 @@ def wait_for_http(
 
 
 # Schedules that fire on the same minute: the dev server's per-namespace limit
-# of 30 schedule-started workflows per second, and a database fsync on every
-# commit, put 200 same-minute fires 20 s late. WAL with synchronous=NORMAL is
-# safe against a crash of the server process (a power cut may lose its last
-# commits: the dev server is for development and the embedded default).
+# of 30 schedule-started workflows per second, the 2 pollers of its internal
+# scheduler worker and a database fsync on every commit put 200 same-minute
+# fires 20 s late. The pollers cost memory (more schedule workflows stay
+# cached: ~1.2 GiB peak at 10,000 schedules; bench/README.md). WAL with
+# synchronous=NORMAL is safe against a crash of the server process (a power
+# cut may lose its last commits: the dev server is for development and the
+# embedded default).
 DEV_SERVER_TUNING = (
     "--dynamic-config-value",
     "worker.schedulerNamespaceStartWorkflowRPS=1000",

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from persistence.database import create_engine
-from persistence.migrate import migrate
+from persistence.migrate import _MIGRATION_LOCK_ID, _upgrade, migrate
 from tests.conftest import POSTGRES_URL, run_admin_sql
 
 pytestmark = pytest.mark.skipif(
@@ -50,3 +50,26 @@ def test_processes_starting_together_migrate_once(empty_database: str) -> None:
     errors, tables = asyncio.run(_migrate_together(empty_database, 6))
     assert errors == [None] * 6
     assert tables >= 8  # the schema's tables and alembic_version
+
+
+async def _lock_free_during_migration(url: str) -> bool:
+    """Whether another connection can take the migration lock after the
+    migration ran but before its transaction commits."""
+    migrating, other = create_engine(url), create_engine(url)
+    try:
+        async with migrating.connect() as conn:
+            await conn.run_sync(_upgrade)
+            async with other.connect() as probe:
+                free = await probe.scalar(
+                    text("SELECT pg_try_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+            await conn.commit()
+        return bool(free)
+    finally:
+        await migrating.dispose()
+        await other.dispose()
+
+
+def test_migration_lock_is_held_until_the_migration_commits(empty_database: str) -> None:
+    # Released earlier, a process starting alongside migrates the uncommitted schema again.
+    assert asyncio.run(_lock_free_during_migration(empty_database)) is False
