@@ -72,6 +72,8 @@ class TaskRun(Base):
         Index("ix_task_runs_task_id_created_at", "task_id", "created_at"),
         Index("ix_task_runs_status_completed_at", "status", "completed_at"),
         Index("ix_task_runs_worker_id_completed_at", "worker_id", "completed_at"),
+        # Never reuse a deleted run's id (SQLite would otherwise; see migration 0004).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
