@@ -23,7 +23,7 @@ from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
 from api.envelope import handle_exception
-from api.observability.collector import DatabaseSnapshots, SchedulerCollector
+from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter
 from api.observability.requests import RequestObserver
 from api.security.headers import SecurityHeaders
@@ -40,6 +40,7 @@ from api.workers.controller import WorkerController
 from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
+from persistence.run_tally import RunTally
 from settings import Settings
 from workflows.schedules import schedule_manager
 
@@ -101,7 +102,11 @@ def create_app(settings: Settings) -> Litestar:
         registry.register(collector)
         app.state.health_probe = HealthProbe(monitoring, client)
         app.state.system_reader = SystemReader(monitoring)
-        snapshots = DatabaseSnapshots(monitoring, max_age_seconds=settings.metrics_refresh_seconds)
+        snapshots = DatabaseSnapshots(
+            create_sessionmaker(engine, read_only=True, one_snapshot=True),
+            RunTally(RUN_BOUNDS),
+            max_age_seconds=settings.metrics_refresh_seconds,
+        )
         app.state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
         try:
             yield

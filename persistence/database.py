@@ -82,7 +82,7 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, *, read_only: bool = False
+    engine: AsyncEngine, *, read_only: bool = False, one_snapshot: bool = False
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses read them).
 
@@ -91,10 +91,12 @@ def create_sessionmaker(
     (autocommit): no BEGIN and ROLLBACK round trips around every read, at the
     price of separate snapshots for separate statements (a page and its count
     may straddle a concurrent insert; the hot reads are single statements).
+    ``one_snapshot`` read-only sessions instead read everything in one
+    repeatable-read transaction (SQLite's transactions always do).
     """
     options: dict[str, Any] = {READ_ONLY: True} if read_only else {}
     if read_only and engine.dialect.name == "postgresql":
-        options["isolation_level"] = "AUTOCOMMIT"
+        options["isolation_level"] = "REPEATABLE READ" if one_snapshot else "AUTOCOMMIT"
     bound = engine.execution_options(**options) if options else engine
     return async_sessionmaker(bound, expire_on_commit=False)
 

@@ -69,8 +69,12 @@ async def tasks_by_status(session: AsyncSession) -> dict[str, int]:
     return await _count_by_status(session, Task.status)
 
 
-async def runs_by_status(session: AsyncSession) -> dict[str, int]:
-    return await _count_by_status(session, TaskRun.status)
+async def runs_by_status(session: AsyncSession, *scope: ColumnElement[bool]) -> dict[str, int]:
+    """Runs by status, of the runs ``scope`` selects (all runs when none)."""
+    rows = await session.execute(
+        select(TaskRun.status, func.count()).where(*scope).group_by(TaskRun.status)
+    )
+    return {str(value): int(count) for value, count in rows}
 
 
 async def workers_by_status(session: AsyncSession) -> dict[str, int]:
@@ -120,8 +124,13 @@ async def _histogram(
     return series
 
 
-async def run_durations(session: AsyncSession, bounds: Sequence[float]) -> list[HistogramSeries]:
-    """Execution seconds of finished runs (their final attempt) by task type and status."""
+async def run_durations(
+    session: AsyncSession, bounds: Sequence[float], *scope: ColumnElement[bool]
+) -> list[HistogramSeries]:
+    """Execution seconds of finished runs (their final attempt) by task type and status.
+
+    Like the other run histograms, over the runs ``scope`` selects (all when none).
+    """
     seconds = TaskRun.execution_duration_ms / 1000.0
     return await _histogram(
         session,
@@ -130,10 +139,13 @@ async def run_durations(session: AsyncSession, bounds: Sequence[float]) -> list[
         [Task.task_type, TaskRun.status],
         TaskRun.__table__.join(Task.__table__, Task.id == TaskRun.task_id),
         TaskRun.status.in_([status.value for status in TERMINAL_STATUSES]),
+        *scope,
     )
 
 
-async def start_lags(session: AsyncSession, bounds: Sequence[float]) -> list[HistogramSeries]:
+async def start_lags(
+    session: AsyncSession, bounds: Sequence[float], *scope: ColumnElement[bool]
+) -> list[HistogramSeries]:
     """Seconds from ``scheduled_at`` (fire or trigger time) to the first attempt's start.
 
     Only runs whose recorded start is their first attempt's (``retry_count`` 0):
@@ -143,11 +155,19 @@ async def start_lags(session: AsyncSession, bounds: Sequence[float]) -> list[His
     raw = seconds_between(TaskRun.started_at, TaskRun.scheduled_at)
     lag = case((raw < 0, 0.0), else_=raw)
     return await _histogram(
-        session, lag, bounds, [TaskRun.trigger], TaskRun.__table__, TaskRun.retry_count == 0
+        session,
+        lag,
+        bounds,
+        [TaskRun.trigger],
+        TaskRun.__table__,
+        TaskRun.retry_count == 0,
+        *scope,
     )
 
 
-async def dependency_waits(session: AsyncSession, bounds: Sequence[float]) -> list[HistogramSeries]:
+async def dependency_waits(
+    session: AsyncSession, bounds: Sequence[float], *scope: ColumnElement[bool]
+) -> list[HistogramSeries]:
     """Seconds runs with dependencies waited: from their creation until dispatched.
 
     A run that never left the wait (dependency timeout, cancelled, a dependency
@@ -157,4 +177,4 @@ async def dependency_waits(session: AsyncSession, bounds: Sequence[float]) -> li
     wait = seconds_between(func.coalesce(TaskRun.dispatched_at, ended_waiting), TaskRun.created_at)
     # The definition snapshot is JSON written by one serializer: no dependencies is "[]".
     has_dependencies = TaskRun.definition["dependencies"].as_string() != "[]"
-    return await _histogram(session, wait, bounds, [], TaskRun.__table__, has_dependencies)
+    return await _histogram(session, wait, bounds, [], TaskRun.__table__, has_dependencies, *scope)

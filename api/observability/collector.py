@@ -2,8 +2,10 @@
 
 Names, types and labels of the contract's three families are fixed (dashboards
 rely on them): ``scheduler_tasks_total`` and ``scheduler_task_runs_total`` are
-counters, ``scheduler_workers_total`` a gauge. The run histograms are
-cumulative over every run the database holds, bucketed in SQL.
+counters, ``scheduler_workers_total`` a gauge. The run figures (runs by status
+and the run histograms) are cumulative over every run seen since the process
+started, kept by a :class:`~persistence.run_tally.RunTally`, so a refresh does
+not rescan the history.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from persistence import system
+from persistence.run_tally import Bounds, RunTally
 from persistence.system import HistogramSeries
 from workflows.payloads import RunStatus
 
@@ -37,6 +40,11 @@ WORKER_STATUSES = ("alive", "down")
 RUN_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
 START_LAG_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 DEPENDENCY_WAIT_BUCKETS = (1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400, 604800)
+RUN_BOUNDS = Bounds(
+    durations=RUN_DURATION_BUCKETS,
+    start_lags=START_LAG_BUCKETS,
+    dependency_waits=DEPENDENCY_WAIT_BUCKETS,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,10 @@ class Snapshot:
 
 
 class DatabaseSnapshots:
-    """Reads the numbers (one aggregate query per family), at most once per ``max_age`` seconds.
+    """Reads the numbers at most once per ``max_age`` seconds.
+
+    ``sessions`` must read in one snapshot (see :class:`RunTally`); the run
+    figures come from ``tally``, the task and worker counts from one query each.
 
     Stale while revalidating: once a snapshot exists, a scrape never waits for
     the database. It gets the last snapshot and, when that is older than
@@ -64,11 +75,13 @@ class DatabaseSnapshots:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        tally: RunTally,
         *,
         max_age_seconds: float,
         timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._tally = tally
         self._max_age = max_age_seconds
         self._timeout = timeout_seconds
         self._first_read = asyncio.Lock()
@@ -107,13 +120,14 @@ class DatabaseSnapshots:
 
     async def _read(self) -> Snapshot:
         async with self._sessions() as session:
+            runs = await self._tally.figures(session)
             return Snapshot(
                 tasks=await system.tasks_by_status(session),
-                runs=await system.runs_by_status(session),
+                runs=runs.by_status,
                 workers=await system.workers_by_status(session),
-                run_durations=await system.run_durations(session, RUN_DURATION_BUCKETS),
-                start_lags=await system.start_lags(session, START_LAG_BUCKETS),
-                dependency_waits=await system.dependency_waits(session, DEPENDENCY_WAIT_BUCKETS),
+                run_durations=runs.run_durations,
+                start_lags=runs.start_lags,
+                dependency_waits=runs.dependency_waits,
             )
 
 
