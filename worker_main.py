@@ -16,6 +16,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
+from activities.group_watchdog import GroupWatchdog
 from activities.http import HttpExecutor
 from activities.parameters import SUPPORTED_TASK_TYPES
 from activities.python import PythonExecutor
@@ -93,15 +94,18 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     worker_id = args.worker_id or default_worker_id(args.task_type)
     task_types = list(dict.fromkeys(args.task_type))
     tracker = AttemptTracker(sessions, worker_id)
-    context = ExecutionContext(settings)
-    http = HttpExecutor(context, tracker)
-    executors: dict[str, Callable[..., Any]] = {
-        "shell": ShellExecutor(context, tracker).run_shell,
-        "http": http.run_http,
-        "python": PythonExecutor(context, tracker).run_python,
-    }
-    for task_type in task_types:
-        workers.append(
+    watchdog: GroupWatchdog | None = None
+    http: HttpExecutor | None = None
+    if task_types:
+        watchdog = await GroupWatchdog.start(settings.kill_grace_seconds)
+        context = ExecutionContext(settings, watchdog)
+        http = HttpExecutor(context, tracker)
+        executors: dict[str, Callable[..., Any]] = {
+            "shell": ShellExecutor(context, tracker).run_shell,
+            "http": http.run_http,
+            "python": PythonExecutor(context, tracker).run_python,
+        }
+        workers.extend(
             Worker(
                 client,
                 task_queue=settings.executor_queue(task_type),
@@ -110,6 +114,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                 graceful_shutdown_timeout=drain,
                 identity=worker_id,
             )
+            for task_type in task_types
         )
     registration: WorkerRegistration | None = None
     if task_types:
@@ -163,7 +168,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     if registration is not None:
         await registration.mark_down()
-    await http.close()
+    if http is not None:
+        await http.close()
+    if watchdog is not None:
+        # After the workers' shutdown, which ended every group: nothing is left to end.
+        await watchdog.close()
     for task in running:
         if task in done and task.exception():
             raise task.exception()  # type: ignore[misc]

@@ -11,7 +11,7 @@ import msgspec
 
 from activities.attempt import Attempt
 from activities.parameters import ParameterError, validate_parameters
-from activities.processes import ProcessOutcome, RunAs, run_process
+from activities.processes import GroupRegistry, ProcessOutcome, RunAs, run_process
 from settings import Settings
 from workflows.payloads import ExecuteTask
 
@@ -33,8 +33,9 @@ def base_environment() -> dict[str, str]:
 class ExecutionContext:
     """The worker's rules and limits, applied the same way by every executor."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, watchdog: GroupRegistry) -> None:
         self.settings = settings
+        self._watchdog = watchdog
         self._run_as: RunAs | None = None
         if settings.run_as_user and os.geteuid() == 0:
             self._run_as = RunAs.lookup(settings.run_as_user)
@@ -76,5 +77,6 @@ class ExecutionContext:
             env={**(base if base is not None else base_environment()), **environment},
             output_limit=self.settings.output_limit_bytes,
             grace_seconds=self.settings.kill_grace_seconds,
+            watchdog=self._watchdog,
             run_as=self._run_as,
         )

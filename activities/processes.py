@@ -3,7 +3,10 @@
 Shared by the executors that start programs (shell, python): output is
 bounded, and timeout, cancellation or the child's own exit end every process
 left in its group (SIGTERM, a grace period, then SIGKILL) so no orphan
-survives a run. A root worker can start the child as an unprivileged user.
+survives a run. Each group is registered with the worker's watchdog
+(``activities.group_watchdog``) while it runs, so it also ends when the
+worker is killed outright. A root worker can start the child as an
+unprivileged user.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from activities.output import BoundedOutput, pump
 
@@ -36,6 +40,14 @@ class RunAs:
     def lookup(cls, name: str) -> RunAs:
         entry = pwd.getpwnam(name)
         return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
+
+
+class GroupRegistry(Protocol):
+    """Who ends the registered process groups should the worker die (the watchdog)."""
+
+    def watch(self, pgid: int) -> None: ...
+
+    def forget(self, pgid: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ async def run_process(
     env: Mapping[str, str],
     output_limit: int,
     grace_seconds: float,
+    watchdog: GroupRegistry,
     run_as: RunAs | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` to completion; see the module docstring. The caller heartbeats."""
@@ -121,6 +134,17 @@ async def run_process(
         **identity,  # type: ignore[arg-type]
     )
     pgid = proc.pid
+    watchdog.watch(pgid)
+    try:
+        return await _supervise(proc, pgid, output_limit, grace_seconds)
+    finally:
+        watchdog.forget(pgid)
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process, pgid: int, output_limit: int, grace_seconds: float
+) -> ProcessOutcome:
+    """Collect the output and the exit code; end the whole group however the wait ends."""
     stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
     assert proc.stdout is not None
     assert proc.stderr is not None

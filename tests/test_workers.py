@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import devstack
-from activities.processes import RunAs, run_process
+from activities.group_watchdog import GroupWatchdog
+from activities.processes import ProcessOutcome, RunAs, run_process
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error, eventually
 
@@ -113,15 +114,22 @@ def test_run_as_user_drops_root() -> None:
     if os.geteuid() != 0:
         raise AssertionError("this machine's tests run as root; run-as needs root to switch")
     nobody = RunAs.lookup("nobody")
-    outcome = asyncio.run(
-        run_process(
-            ["/bin/sh", "-c", "id -u; echo $HOME"],
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin"},
-            output_limit=1024,
-            grace_seconds=1,
-            run_as=nobody,
-        )
-    )
+
+    async def run_as_nobody() -> ProcessOutcome:
+        watchdog = await GroupWatchdog.start(grace_seconds=1)
+        try:
+            return await run_process(
+                ["/bin/sh", "-c", "id -u; echo $HOME"],
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin"},
+                output_limit=1024,
+                grace_seconds=1,
+                watchdog=watchdog,
+                run_as=nobody,
+            )
+        finally:
+            await watchdog.close()
+
+    outcome = asyncio.run(run_as_nobody())
     assert outcome.exit_code == 0
     assert outcome.stdout.text().split() == [str(nobody.uid), nobody.home]

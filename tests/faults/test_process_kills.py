@@ -6,10 +6,12 @@ import os
 import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import devstack
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
+from tests.process_family import FAMILY, alive, members
 from tests.temporal import list_workflows
 
 
@@ -33,6 +35,26 @@ def test_orchestrator_sigkilled_mid_run_and_restarted(fault_stack: Stack, fault_
     assert run["execution_duration_ms"] >= 4000
     runs = fault_admin.get(f"/api/tasks/{task['id']}/runs").json()["data"]
     assert runs["total"] == 1
+
+
+def test_shell_worker_sigkilled_mid_run_leaves_no_task_process(
+    fault_stack: Stack, fault_admin: Api, tmp_path: Path
+) -> None:
+    pids, first = tmp_path / "pids", tmp_path / "first-attempt"
+    # The first attempt leaves a grandchild; the retry, on the restarted worker, just succeeds.
+    command = f"if [ -e {first} ]; then echo retried; exit 0; fi; touch {first}; "
+    task = fault_admin.create_task(parameters={"command": command + FAMILY.format(pids=pids)})
+    run_id = fault_admin.trigger(task["id"])
+    shell, sleep = members(pids)
+    worker = fault_stack.processes["shell"]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    # Not left running while Temporal retries the attempt elsewhere: nothing runs twice.
+    eventually(lambda: not alive(shell) and not alive(sleep), timeout=15)
+    fault_stack.start("shell", "worker_main.py", "--task-type", "shell")
+    run = fault_admin.wait_for_run(run_id, timeout=120)
+    assert run["status"] == "Completed", run
+    assert run["result"] == "retried\n"
 
 
 def test_temporal_down_for_20s_loses_and_duplicates_nothing(
