@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -74,16 +75,26 @@ def bench_stack(
     workers: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """A whole stack for one benchmark; every process stopped and its data dir removed on exit."""
+    """A whole stack for one benchmark; every process stopped and its data dir removed on exit,
+    also when the benchmark is stopped with SIGTERM (``kill``, ``timeout``)."""
     overrides = {**BENCH_ENV, **(env or {})}
-    with running_stack(
-        args.backend, postgres_url=args.postgres_url, env_overrides=overrides, workers=workers
-    ) as stack:
-        try:
-            yield stack
-        finally:
-            data_dir = stack.data_dir
-    shutil.rmtree(data_dir, ignore_errors=True)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        with running_stack(
+            args.backend, postgres_url=args.postgres_url, env_overrides=overrides, workers=workers
+        ) as stack:
+            try:
+                yield stack
+            finally:
+                data_dir = stack.data_dir
+        shutil.rmtree(data_dir, ignore_errors=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # SystemExit unwinds through the context managers, which stop the stack.
+    raise SystemExit(128 + signum)
 
 
 def unique(prefix: str) -> str:
