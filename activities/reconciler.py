@@ -5,8 +5,10 @@ orchestrators may run it at once:
 
 - runs still open in the database whose workflow has closed (terminated or
   cancelled from the Web UI or CLI) get their final state;
-- tasks without a schedule get one, a schedule's paused flag follows its
-  task's status, and schedules whose task is gone are deleted;
+- tasks without a schedule get one, a schedule built from another definition
+  than its task's (a process died between the two writes) is rebuilt, a
+  schedule's paused flag follows its task's status, and schedules whose task
+  is gone are deleted;
 - workers whose heartbeat is older than the liveness window are marked Down;
 - revoked tokens past their expiry are purged, and so is run history older
   than the retention period (in bounded batches).
@@ -21,7 +23,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, ScheduleListState, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from persistence import credentials, runs, tasks, workers
@@ -145,11 +147,11 @@ class Reconciler:
 
     async def sync_schedules(self) -> None:
         """Make Temporal's schedules match the task table."""
-        listed: dict[int, bool] = {}
+        listed: dict[int, ScheduleListState] = {}
         async for schedule in await self._client.list_schedules():
             match = _SCHEDULE_ID.match(schedule.id)
             if match and schedule.schedule is not None:
-                listed[int(match.group(1))] = schedule.schedule.state.paused
+                listed[int(match.group(1))] = schedule.schedule.state
         settled_before = datetime.now(UTC) - self._settle
         async with self._sessions() as session:
             all_tasks = await tasks.all_tasks(session)
@@ -158,12 +160,16 @@ class Reconciler:
             if task.updated_at > settled_before:
                 continue  # just written: the listing may not show its schedule yet
             spec: ScheduledTask = tasks.schedule_spec(task)
-            if task.id not in listed:
+            state = listed.get(task.id)
+            if state is None:
                 log.warning("task %s has no schedule; creating it", task.id)
                 await self._schedules.upsert(spec)
-            elif listed[task.id] == spec.active:
+            elif not self._schedules.holds(spec, state.note):
+                log.warning("schedule of task %s differs from the task; rebuilding it", task.id)
+                await self._schedules.upsert(spec)
+            elif state.paused == spec.active:
                 log.warning("schedule of task %s has the wrong paused flag; fixing it", task.id)
-                await self._schedules.set_paused(task.id, paused=not spec.active)
+                await self._schedules.set_paused(spec)
         orphans = {task_id for task_id in listed if task_id not in known}
         for task_id in orphans & self._orphan_candidates:
             async with self._sessions() as session:

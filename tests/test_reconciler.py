@@ -12,9 +12,12 @@ from temporalio.client import (
     ScheduleState,
 )
 
+from settings import Settings
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from tests.temporal import describe_schedule
+from workflows.payloads import ScheduledTask
+from workflows.schedules import schedule_manager
 
 
 def temporal(stack: Stack, action: str, target: str) -> None:
@@ -81,3 +84,33 @@ def test_schedule_without_task_is_deleted(stack: Stack) -> None:
         timeout=60,
         interval=1,
     )
+
+
+def test_schedule_left_with_another_definition_is_rebuilt(stack: Stack, admin: Api) -> None:
+    """What an API process dying between its schedule update and its commit leaves behind."""
+    task = admin.create_task(schedule="30 4 * * *")
+    uncommitted = ScheduledTask(
+        id=task["id"],
+        name=task["name"],
+        task_type=task["task_type"],
+        schedule="45 7 * * *",
+        timezone=None,
+        active=True,
+    )
+
+    async def update_schedule_only() -> None:
+        client = await Client.connect(stack.temporal_address)
+        await schedule_manager(client, Settings.from_env(stack.env)).upsert(uncommitted)
+
+    asyncio.run(update_schedule_only())
+    described = describe_schedule(stack.temporal_address, task["id"])
+    assert described is not None
+    assert described.info.next_action_times[0].minute == 45
+
+    def rebuilt() -> bool:
+        described = describe_schedule(stack.temporal_address, task["id"])
+        assert described is not None
+        return described.info.next_action_times[0].minute == 30
+
+    eventually(rebuilt, timeout=60, interval=1)
+    assert admin.get(f"/api/tasks/{task['id']}").json()["data"]["schedule"] == "30 4 * * *"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +29,8 @@ from workflows.payloads import RunInput, ScheduledTask
 from workflows.task_run import TaskRunWorkflow
 
 PAUSED_NOTE = "paused: task is Inactive"
+ACTIVE_NOTE = "task is Active"
+_DIGEST_IN_NOTE = re.compile(r"\(definition ([0-9a-f]{16})\)$")
 
 
 def schedule_id(task_id: int) -> str:
@@ -40,6 +45,38 @@ def manual_workflow_id(task_id: int, task_run_id: int) -> str:
 class SchedulePolicyConfig:
     orchestrator_queue: str
     catchup_window_seconds: int
+
+
+def definition_digest(task: ScheduledTask, config: SchedulePolicyConfig) -> str:
+    """A digest of everything the schedule is built from except the paused flag."""
+    built_from = [
+        task.schedule,
+        task.timezone or "UTC",
+        task.name,
+        task.task_type,
+        config.orchestrator_queue,
+        config.catchup_window_seconds,
+    ]
+    return hashlib.sha256(json.dumps(built_from).encode()).hexdigest()[:16]
+
+
+def state_note(task: ScheduledTask, config: SchedulePolicyConfig) -> str:
+    """The schedule's note: why it is (un)paused, and the digest of the definition it holds.
+
+    Temporal compiles a cron into calendars and keeps no copy of the
+    expression, and the listing of schedules shows notes but not actions: the
+    digest is how the reconciler sees that a schedule no longer matches its
+    task (a process that died between updating the schedule and committing
+    the task) without describing every schedule.
+    """
+    reason = ACTIVE_NOTE if task.active else PAUSED_NOTE
+    return f"{reason} (definition {definition_digest(task, config)})"
+
+
+def digest_in(note: str | None) -> str | None:
+    """The definition digest a note written by :func:`state_note` carries."""
+    found = _DIGEST_IN_NOTE.search(note or "")
+    return found.group(1) if found else None
 
 
 def build_schedule(task: ScheduledTask, config: SchedulePolicyConfig) -> Schedule:
@@ -62,7 +99,7 @@ def build_schedule(task: ScheduledTask, config: SchedulePolicyConfig) -> Schedul
             overlap=ScheduleOverlapPolicy.SKIP,
             catchup_window=timedelta(seconds=config.catchup_window_seconds),
         ),
-        state=ScheduleState(paused=not task.active, note=None if task.active else PAUSED_NOTE),
+        state=ScheduleState(paused=not task.active, note=state_note(task, config)),
     )
 
 
@@ -89,14 +126,20 @@ class ScheduleManager:
 
         await handle.update(replace)
         # The paused flag is state the server may keep across an update; set it explicitly.
-        await self.set_paused(task.id, paused=not task.active)
+        await self.set_paused(task)
 
-    async def set_paused(self, task_id: int, *, paused: bool) -> None:
-        handle = self._client.get_schedule_handle(schedule_id(task_id))
-        if paused:
-            await handle.pause(note=PAUSED_NOTE)
+    def holds(self, task: ScheduledTask, note: str | None) -> bool:
+        """Whether a schedule with this note was built from ``task``'s current definition."""
+        return digest_in(note) == definition_digest(task, self._config)
+
+    async def set_paused(self, task: ScheduledTask) -> None:
+        """Pause the schedule of an inactive task, unpause an active one's."""
+        handle = self._client.get_schedule_handle(schedule_id(task.id))
+        note = state_note(task, self._config)
+        if task.active:
+            await handle.unpause(note=note)
         else:
-            await handle.unpause(note="task is Active")
+            await handle.pause(note=note)
 
     async def skipped_runs(self, task_id: int) -> int | None:
         """Fires skipped because the previous run was still open (None: schedule gone)."""
