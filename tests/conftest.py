@@ -107,6 +107,17 @@ def run_admin_sql(admin_url: str, statement: str) -> None:
     asyncio.run(main())
 
 
+@contextmanager
+def empty_postgres_database(prefix: str) -> Iterator[str]:
+    """A new database on the suite's Postgres server (its URL), dropped with its connections."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    run_admin_sql(POSTGRES_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        run_admin_sql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def stack_env(
     data_dir: Path, database_url: str, temporal_port: int, api_port: int
 ) -> dict[str, str]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from persistence.database import create_engine
 from persistence.migrate import _MIGRATION_LOCK_ID, _upgrade, migrate
-from tests.conftest import POSTGRES_URL, run_admin_sql
+from tests.conftest import POSTGRES_URL, empty_postgres_database
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs SCHEDULER_TEST_DATABASE_URL (advisory locks are Postgres's)"
@@ -21,12 +19,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    name = f"scheduler_migrate_{uuid.uuid4().hex[:10]}"
-    run_admin_sql(POSTGRES_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        run_admin_sql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_postgres_database("scheduler_migrate") as url:
+        yield url
 
 
 async def _migrate_together(url: str, processes: int) -> tuple[list[BaseException | None], int]:

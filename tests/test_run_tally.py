@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.observability.collector import RUN_BOUNDS
@@ -25,19 +25,10 @@ from persistence.database import create_engine, create_sessionmaker
 from persistence.migrate import _alembic_config, migrate
 from persistence.models import Task, TaskRun
 from persistence.run_tally import RunFigures, RunTally, run_figures
-from tests.conftest import POSTGRES_URL, run_admin_sql
+from tests.conftest import POSTGRES_URL, empty_postgres_database
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 _names = itertools.count()
-
-
-def _fresh_postgres() -> Iterator[str]:
-    name = f"scheduler_tally_{uuid.uuid4().hex[:10]}"
-    run_admin_sql(POSTGRES_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        run_admin_sql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite"] + (["postgres"] if POSTGRES_URL else []))
@@ -45,12 +36,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'tally.db'}"
     else:
-        yield from _fresh_postgres()
+        with empty_postgres_database("scheduler_tally") as url:
+            yield url
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    yield from _fresh_postgres()
+    with empty_postgres_database("scheduler_tally") as url:
+        yield url
 
 
 async def _with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[None]]) -> None:
