@@ -123,9 +123,10 @@ class RunTally:
 
     An id below the mark that was not visible when the mark passed it is an
     insert that had not committed yet, or one that rolled back. The ``gap_ids``
-    ids just below the newest id are watched for ``gap_seconds``; an insert
-    that commits later than that, with that many newer runs committed before it,
-    is not counted.
+    ids just below the newest id are watched for ``gap_seconds``. An insert
+    that commits more than ``gap_seconds`` late, or after more than ``gap_ids``
+    newer runs have committed, is not counted (the scheduler's inserts are
+    single short transactions).
     """
 
     def __init__(
