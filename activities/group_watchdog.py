@@ -32,50 +32,87 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class GroupWatchdog:
-    """The worker's end of the pipe: ``watch`` a group once started, ``forget`` it once ended."""
+    """The worker's end of the pipe: ``watch`` a group once started, ``forget`` it once ended.
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self._process = process
-        assert process.stdin is not None
-        self._pipe = process.stdin
+    Should the watchdog itself die (the OOM killer, an operator's ``kill``),
+    a new one is started and told every group still running.
+    """
+
+    def __init__(self, grace_seconds: float) -> None:
+        self._grace_seconds = grace_seconds
+        self._groups: set[int] = set()
+        self._process: asyncio.subprocess.Process | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     async def start(cls, grace_seconds: float) -> GroupWatchdog:
-        process = await asyncio.create_subprocess_exec(
+        watchdog = cls(grace_seconds)
+        watchdog._process = await watchdog._spawn()
+        watchdog._keeper = asyncio.create_task(watchdog._keep_running())
+        return watchdog
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             __name__,
-            str(grace_seconds),
+            str(self._grace_seconds),
             stdin=asyncio.subprocess.PIPE,
             cwd=_PROJECT_ROOT,  # so that ``-m`` finds this module whatever the worker's cwd
             # Not in the worker's group: a signal to that group must not reach it first.
             start_new_session=True,
         )
-        return cls(process)
+
+    async def _keep_running(self) -> None:
+        while True:
+            assert self._process is not None
+            code = await self._process.wait()
+            if self._closing:
+                return
+            log.error("the group watchdog exited (%s); starting a new one", code)
+            try:
+                self._process = await self._spawn()
+            except OSError:
+                log.exception("cannot start a new group watchdog; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
+            for pgid in self._groups:
+                self._send(f"+{pgid}\n")
 
     @property
     def pid(self) -> int:
+        assert self._process is not None
         return self._process.pid
 
     def watch(self, pgid: int) -> None:
+        self._groups.add(pgid)
         self._send(f"+{pgid}\n")
 
     def forget(self, pgid: int) -> None:
+        self._groups.discard(pgid)
         self._send(f"-{pgid}\n")
 
     def _send(self, line: str) -> None:
         # A few bytes, buffered by the transport: never blocks the event loop.
-        if self._process.returncode is None and not self._pipe.is_closing():
-            self._pipe.write(line.encode())
-        else:
-            log.error("the group watchdog is gone (exit %s)", self._process.returncode)
+        # A watchdog found gone is replaced by ``_keep_running``, which resends the groups.
+        process = self._process
+        if process is None or process.stdin is None:
+            return
+        if process.returncode is None and not process.stdin.is_closing():
+            process.stdin.write(line.encode())
 
     async def close(self) -> None:
         """Close the pipe (groups still registered are ended) and wait for the watchdog."""
-        self._pipe.close()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            await self._pipe.wait_closed()
-        await self._process.wait()
+        self._closing = True
+        process = self._process
+        if process is not None and process.stdin is not None:
+            process.stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await process.stdin.wait_closed()
+            await process.wait()
+        if self._keeper is not None:
+            await self._keeper
 
 
 async def _end_groups(groups: set[int], grace_seconds: float) -> None:

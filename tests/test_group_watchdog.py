@@ -86,3 +86,29 @@ def test_a_sigkilled_worker_takes_its_groups_with_it(tmp_path: Path) -> None:
         for pid in (shell, sleep, watchdog_pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_watchdog_is_replaced_and_told_the_running_groups(tmp_path: Path) -> None:
+    group = family(tmp_path / "pids")
+    try:
+        shell, sleep = members(tmp_path / "pids")
+
+        async def main() -> None:
+            watchdog = await GroupWatchdog.start(grace_seconds=1)
+            watchdog.watch(group.pid)
+            first = watchdog.pid
+            os.kill(first, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while watchdog.pid == first and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert watchdog.pid != first
+            assert alive(shell) and alive(sleep)  # the killed one ended nothing
+            await watchdog.close()
+
+        asyncio.run(main())
+        group.wait(timeout=10)
+        eventually(lambda: not alive(shell) and not alive(sleep), timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group.pid, signal.SIGKILL)
+        group.wait(timeout=10)
