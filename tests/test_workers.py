@@ -44,9 +44,14 @@ def worker(api: Api, worker_id: str) -> dict[str, Any]:
 
 
 def test_stack_workers_are_registered_and_alive(viewer: Api) -> None:
-    listed = viewer.get("/api/workers", params={"status": "Alive", "page_size": 100}).json()["data"]
-    types = {t for item in listed["items"] for t in item["supported_task_types"]}
-    assert {"shell", "http", "python"} <= types
+    def all_types_alive() -> dict[str, Any] | None:
+        # A worker another test killed and restarted may still be registering.
+        params = {"status": "Alive", "page_size": 100}
+        listed: dict[str, Any] = viewer.get("/api/workers", params=params).json()["data"]
+        types = {t for item in listed["items"] for t in item["supported_task_types"]}
+        return listed if {"shell", "http", "python"} <= types else None
+
+    listed = eventually(all_types_alive, timeout=30)
     for item in listed["items"]:
         assert item["status"] == "Alive"
         assert item["max_concurrent_tasks"] == 10
