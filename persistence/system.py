@@ -59,9 +59,9 @@ async def system_stats(session: AsyncSession, today: datetime) -> SystemStats:
 
 
 async def _count_by_status(
-    session: AsyncSession, status: InstrumentedAttribute[str]
+    session: AsyncSession, status: InstrumentedAttribute[str], *scope: ColumnElement[bool]
 ) -> dict[str, int]:
-    rows = await session.execute(select(status, func.count()).group_by(status))
+    rows = await session.execute(select(status, func.count()).where(*scope).group_by(status))
     return {str(value): int(count) for value, count in rows}
 
 
@@ -71,10 +71,7 @@ async def tasks_by_status(session: AsyncSession) -> dict[str, int]:
 
 async def runs_by_status(session: AsyncSession, *scope: ColumnElement[bool]) -> dict[str, int]:
     """Runs by status, of the runs ``scope`` selects (all runs when none)."""
-    rows = await session.execute(
-        select(TaskRun.status, func.count()).where(*scope).group_by(TaskRun.status)
-    )
-    return {str(value): int(count) for value, count in rows}
+    return await _count_by_status(session, TaskRun.status, *scope)
 
 
 async def workers_by_status(session: AsyncSession) -> dict[str, int]:
