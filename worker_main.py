@@ -62,6 +62,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     await wait_for_database(engine, settings.connect_retry_seconds)
     await migrate(engine)
     sessions = create_sessionmaker(engine)
+    # The mirror writes of a run's life are single idempotent statements.
+    mirror = create_sessionmaker(engine, autocommit=True)
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, settings.connect_retry_seconds
     )
@@ -70,7 +72,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     workers: list[Worker] = []
     if args.orchestrator:
         await register_search_attributes(client)
-        recorder = RunRecorder(sessions, settings, client)
+        recorder = RunRecorder(mirror, settings, client)
         workers.append(
             Worker(
                 client,
@@ -93,7 +95,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         )
     worker_id = args.worker_id or default_worker_id(args.task_type)
     task_types = list(dict.fromkeys(args.task_type))
-    tracker = AttemptTracker(sessions, worker_id)
+    tracker = AttemptTracker(mirror, worker_id)
     watchdog: GroupWatchdog | None = None
     http: HttpExecutor | None = None
     if task_types:

@@ -11,7 +11,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.run_log import log_transition
 from activities.timestamps import parse_rfc3339
 from persistence import runs
-from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows.payloads import (
     BeginRun,
@@ -41,42 +40,35 @@ class RunRecorder:
     @activity.defn(name="begin_run")
     async def begin_run(self, start: BeginRun) -> RunPlan:
         """Create (or find) the run row and return the definition snapshot to execute."""
+        # One statement on the hot path: a triggered run's row exists (the API
+        # wrote it), a schedule fire's is created here; either way a run with
+        # nothing to wait for comes back already Dispatched.
         async with self._sessions() as session, session.begin():
-            run: runs.RunStart | TaskRun | None
             if start.task_run_id is not None:
                 run = await runs.attach_workflow_run(
                     session, start.task_run_id, start.temporal_run_id
                 )
-                if run is None:
-                    raise ApplicationError(
-                        f"run {start.task_run_id} no longer exists",
-                        type="TaskNotFound",
-                        non_retryable=True,
-                    )
+                missing = f"run {start.task_run_id}"
             else:
-                task = await session.get(Task, start.task_id)
-                if task is None:
-                    raise ApplicationError(
-                        f"task {start.task_id} no longer exists",
-                        type="TaskNotFound",
-                        non_retryable=True,
-                    )
                 run = await runs.begin_scheduled_run(
                     session,
-                    task,
+                    start.task_id,
                     start.workflow_id,
                     start.temporal_run_id,
                     parse_rfc3339(start.scheduled_at),
                 )
+                missing = f"task {start.task_id}"
+            if run is None:
+                raise ApplicationError(
+                    f"{missing} no longer exists", type="TaskNotFound", non_retryable=True
+                )
             definition = run.definition
             dependencies = list(definition.get("dependencies", []))
-            log_transition(run.task_id, run.id, run.status)
-            dispatched = False
-            if not dependencies and await runs.mark_dispatched(session, run.id) is not None:
-                # Nothing to wait for: dispatch in the same transaction, which
-                # saves the workflow a second mirror write on the hot path.
-                dispatched = True
+            if run.dispatched_now:
+                log_transition(run.task_id, run.id, RunStatus.PENDING)
                 log_transition(run.task_id, run.id, RunStatus.DISPATCHED)
+            else:
+                log_transition(run.task_id, run.id, run.status)
             return RunPlan(
                 task_run_id=run.id,
                 task_id=run.task_id,
@@ -96,7 +88,7 @@ class RunRecorder:
                 ),
                 dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
                 lost_attempt_retries=self._settings.lost_attempt_retries,
-                dispatched=dispatched,
+                dispatched=run.status != RunStatus.PENDING,
             )
 
     @activity.defn(name="mark_dispatched")

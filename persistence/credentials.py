@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persistence.conflicts import insert_unless_present
 from persistence.models import ApiKey, RevokedToken, User
 from persistence.types import utcnow
 
@@ -70,9 +69,7 @@ async def revoke(session: AsyncSession, token_id: str, expires_at: datetime) -> 
     transaction inserting the same id waits for this one, so exactly one wins.
     """
     values = {"jti": token_id, "expires_at": expires_at, "revoked_at": utcnow()}
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = await session.execute(insert(RevokedToken).values(**values).on_conflict_do_nothing())
+    result = await session.execute(insert_unless_present(session, RevokedToken, values))
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, case, cast, delete, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence import tasks
+from persistence.conflicts import insert_unless_present
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.sqltime import seconds_between
 from persistence.types import UTCDateTime, utcnow
@@ -34,19 +46,17 @@ def definition_of(task: Task, dependencies: list[int]) -> dict[str, Any]:
 async def create_run(
     session: AsyncSession,
     task: Task,
+    dependencies: list[int],
     *,
     workflow_id: str,
     trigger: str,
     scheduled_at: datetime,
-    temporal_run_id: str | None = None,
 ) -> TaskRun:
     """Insert a ``Pending`` run row with the task's definition snapshot; the caller commits."""
     now = utcnow()
-    dependencies = (await tasks.dependencies_of(session, [task.id]))[task.id]
     run = TaskRun(
         task_id=task.id,
         workflow_id=workflow_id,
-        temporal_run_id=temporal_run_id,
         trigger=trigger,
         status=RunStatus.PENDING,
         retry_count=0,
@@ -65,35 +75,6 @@ async def get_run_by_workflow_id(session: AsyncSession, workflow_id: str) -> Tas
     return result.scalar_one_or_none()
 
 
-async def begin_scheduled_run(
-    session: AsyncSession,
-    task: Task,
-    workflow_id: str,
-    temporal_run_id: str,
-    scheduled_at: datetime,
-) -> TaskRun:
-    """The run row of a schedule fire, created once however often this is called."""
-    existing = await get_run_by_workflow_id(session, workflow_id)
-    if existing is not None:
-        return existing
-    try:
-        async with session.begin_nested():
-            return await create_run(
-                session,
-                task,
-                workflow_id=workflow_id,
-                trigger="schedule",
-                scheduled_at=scheduled_at,
-                temporal_run_id=temporal_run_id,
-            )
-    except IntegrityError:
-        # A concurrent retry of the same start won the insert.
-        existing = await get_run_by_workflow_id(session, workflow_id)
-        if existing is None:
-            raise
-        return existing
-
-
 @dataclass(frozen=True, slots=True)
 class RunStart:
     """What starting a run's workflow needs of its row."""
@@ -102,27 +83,98 @@ class RunStart:
     task_id: int
     status: str
     definition: dict[str, Any]
+    dispatched_at: datetime | None
+    dispatched_now: bool = False
+    """This call moved the run from ``Pending`` to ``Dispatched``."""
+
+
+_START = (TaskRun.id, TaskRun.task_id, TaskRun.status, TaskRun.definition, TaskRun.dispatched_at)
+
+
+async def begin_scheduled_run(
+    session: AsyncSession,
+    task_id: int,
+    workflow_id: str,
+    temporal_run_id: str,
+    scheduled_at: datetime,
+) -> RunStart | None:
+    """The run row of a schedule fire, created once however often this is called.
+
+    A run without dependencies has nothing to wait for and is created
+    ``Dispatched``. None when the task no longer exists. Every statement stands
+    on its own (the insert skips a row a concurrent or earlier call created),
+    so this needs no transaction.
+    """
+    found = await tasks.get_task_with_dependencies(session, task_id)
+    if found is None:
+        return None
+    task, dependencies = found
+    now = utcnow()
+    dispatch = not dependencies
+    created = (
+        await session.execute(
+            insert_unless_present(
+                session,
+                TaskRun,
+                {
+                    "task_id": task.id,
+                    "workflow_id": workflow_id,
+                    "temporal_run_id": temporal_run_id,
+                    "trigger": "schedule",
+                    "status": RunStatus.DISPATCHED if dispatch else RunStatus.PENDING,
+                    "retry_count": 0,
+                    "scheduled_at": scheduled_at,
+                    "dispatched_at": now if dispatch else None,
+                    "definition": definition_of(task, dependencies),
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            ).returning(*_START)
+        )
+    ).one_or_none()
+    if created is not None:
+        return replace(RunStart(*created), dispatched_now=dispatch)
+    # An earlier call for this fire created the row (its result was lost).
+    existing = (
+        await session.execute(select(*_START).where(TaskRun.workflow_id == workflow_id))
+    ).one()
+    return RunStart(*existing)
+
+
+def _without_dependencies() -> ColumnElement[bool]:
+    # Read from the run's own definition snapshot, not the task's live edges.
+    listed = func.json_array_length(TaskRun.definition["dependencies"])
+    return func.coalesce(listed, 0) == 0
 
 
 async def attach_workflow_run(
     session: AsyncSession, run_id: int, temporal_run_id: str
 ) -> RunStart | None:
-    """Record the first workflow run that took this run (a later one does not replace it).
+    """Record the first workflow run that took this run (a later one does not
+    replace it), and dispatch the run if it is ``Pending`` with no dependencies.
 
     One statement that also reads the row back; None when the run no longer exists.
     """
+    now = utcnow()
     first = TaskRun.temporal_run_id.is_(None)
+    dispatch = and_(TaskRun.status == RunStatus.PENDING, _without_dependencies())
     attached = await session.execute(
         update(TaskRun)
         .where(TaskRun.id == run_id)
         .values(
             temporal_run_id=case((first, temporal_run_id), else_=TaskRun.temporal_run_id),
-            updated_at=case((first, utcnow()), else_=TaskRun.updated_at),
+            status=case((dispatch, RunStatus.DISPATCHED), else_=TaskRun.status),
+            dispatched_at=case((dispatch, now), else_=TaskRun.dispatched_at),
+            updated_at=case((or_(first, dispatch), now), else_=TaskRun.updated_at),
         )
-        .returning(TaskRun.id, TaskRun.task_id, TaskRun.status, TaskRun.definition)
+        .returning(*_START)
     )
     row = attached.one_or_none()
-    return None if row is None else RunStart(*row)
+    if row is None:
+        return None
+    start = RunStart(*row)
+    # Every SET expression reads the row as it was, so only this call wrote ``now``.
+    return replace(start, dispatched_now=start.dispatched_at == now)
 
 
 async def mark_dispatched(session: AsyncSession, run_id: int) -> int | None:

@@ -20,6 +20,7 @@ from persistence import run_stats
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.run_stats import TaskStats
 from persistence.runs import RUN_FIELDS, RunRow
+from persistence.tasks import dependency_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,9 @@ class TaskDetailQuery:
         if not rows:
             return None
         first = rows[0]
-        deps = first["deps"]
         return TaskDetailRecord(
             task=TaskRow(*(first[name] for name in TASK_FIELDS)),
-            dependencies=sorted(int(dep) for dep in deps.split(",")) if deps else [],
+            dependencies=dependency_list(first["deps"]),
             stats=run_stats.stats_of(first),
             recent_runs=[
                 RunRow(*(row[f"run_{name}"] for name in RUN_FIELDS))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import Task, TaskDependency
@@ -76,6 +77,35 @@ async def dependencies_of(session: AsyncSession, task_ids: Sequence[int]) -> dic
         for task_id, depends_on_id in rows:
             result[task_id].append(depends_on_id)
     return {task_id: result.get(task_id, []) for task_id in task_ids}
+
+
+def dependency_list(aggregate: str | None) -> list[int]:
+    """Dependency ids, ascending, from the comma-separated aggregate of
+    ``dependency_ids_of`` (None when there are none)."""
+    return sorted(int(dep) for dep in aggregate.split(",")) if aggregate else []
+
+
+def dependency_ids_of(task_id: Any) -> Any:
+    """A scalar subquery: ``task_id``'s dependency ids as one comma-separated string.
+
+    Aggregated, so a statement reads a task and its edges in one round trip on
+    both backends; ``dependency_list`` turns it back into ids.
+    """
+    return (
+        select(func.aggregate_strings(cast(TaskDependency.depends_on_id, String), ","))
+        .where(TaskDependency.task_id == task_id)
+        .scalar_subquery()
+    )
+
+
+async def get_task_with_dependencies(
+    session: AsyncSession, task_id: int
+) -> tuple[Task, list[int]] | None:
+    """The task and its dependency ids (ascending) in one statement; None when it is gone."""
+    row = (
+        await session.execute(select(Task, dependency_ids_of(Task.id)).where(Task.id == task_id))
+    ).one_or_none()
+    return None if row is None else (row[0], dependency_list(row[1]))
 
 
 async def set_dependencies(session: AsyncSession, task_id: int, depends_on: Iterable[int]) -> None:

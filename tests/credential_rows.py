@@ -19,12 +19,18 @@ T = TypeVar("T")
 
 
 def with_sessions(
-    stack: Stack, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+    stack: Stack,
+    work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
+    *,
+    autocommit: bool = False,
 ) -> T:
+    """Run ``work`` with sessions on the stack's database (``autocommit`` as the
+    workers' mirror writes use them)."""
+
     async def main() -> T:
         engine = create_engine(stack.database_url)
         try:
-            return await work(create_sessionmaker(engine))
+            return await work(create_sessionmaker(engine, autocommit=autocommit))
         finally:
             await engine.dispose()
 

@@ -7,11 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
 
 from activities.run_recorder import RunRecorder
 from persistence import runs, tasks
-from persistence.models import Task
+from persistence.models import Task, TaskRun
 from settings import Settings
 from tests.conftest import Stack
 from tests.credential_rows import with_sessions
@@ -19,8 +21,14 @@ from workflows.payloads import BeginRun, FinishRun, RunStatus
 
 T = TypeVar("T")
 
+# The workers write with autocommit sessions (each statement its own
+# transaction on Postgres); the writes must hold with ordinary ones too.
+SESSION_KINDS = pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "tx"])
 
-async def _new_task(sessions: async_sessionmaker[AsyncSession]) -> int:
+
+async def _new_task(
+    sessions: async_sessionmaker[AsyncSession], depends_on: list[int] | None = None
+) -> int:
     async with sessions() as session, session.begin():
         now = datetime.now(UTC)
         task = Task(
@@ -36,10 +44,13 @@ async def _new_task(sessions: async_sessionmaker[AsyncSession]) -> int:
         )
         session.add(task)
         await session.flush()
+        if depends_on:
+            await tasks.set_dependencies(session, task.id, depends_on)
         return task.id
 
 
-def test_begin_run_is_idempotent_per_workflow_id(stack: Stack) -> None:
+@SESSION_KINDS
+def test_begin_run_is_idempotent_per_workflow_id(stack: Stack, autocommit: bool) -> None:
     recorder_settings = Settings.from_env(stack.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[int], int]:
@@ -57,12 +68,13 @@ def test_begin_run_is_idempotent_per_workflow_id(stack: Stack) -> None:
             _, total = await runs.list_runs(session, task_id, None, 0, 100)
         return [plan.task_run_id for plan in plans], total
 
-    ids, total = with_sessions(stack, work)
+    ids, total = with_sessions(stack, work, autocommit=autocommit)
     assert total == 1
     assert len(set(ids)) == 1
 
 
-def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack) -> None:
+@SESSION_KINDS
+def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocommit: bool) -> None:
     settings = Settings.from_env(stack.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, object]:
@@ -111,7 +123,7 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack) -> None
                 "completed_at": run.completed_at,
             }
 
-    run = with_sessions(stack, work)
+    run = with_sessions(stack, work, autocommit=autocommit)
     assert run["status"] == "Completed"
     assert run["worker_id"] == "w-1"
     assert run["retry_count"] == 1
@@ -119,6 +131,152 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack) -> None
     # Derived from the final attempt's start when the executor gave no duration.
     assert run["duration"] == 2000
     assert run["completed_at"] == datetime(2030, 1, 1, 0, 0, 3, tzinfo=UTC)
+
+
+async def _row(sessions: async_sessionmaker[AsyncSession], run_id: int) -> TaskRun:
+    async with sessions() as session:
+        run = await runs.get_run(session, run_id)
+        assert run is not None
+        return run
+
+
+@SESSION_KINDS
+def test_a_fire_without_dependencies_is_created_dispatched(stack: Stack, autocommit: bool) -> None:
+    settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        recorder = RunRecorder(sessions, settings)
+        free = await _new_task(sessions)
+        waiting = await _new_task(sessions, depends_on=[free])
+        plans = {}
+        for task_id in (free, waiting):
+            plans[task_id] = await recorder.begin_run(
+                BeginRun(
+                    task_id=task_id,
+                    workflow_id=f"wf-{uuid.uuid4().hex}",
+                    temporal_run_id="r1",
+                    scheduled_at="2030-01-01T00:00:00Z",
+                )
+            )
+        assert plans[free].dispatched and plans[free].dependencies == []
+        assert not plans[waiting].dispatched and plans[waiting].dependencies == [free]
+        dispatched = await _row(sessions, plans[free].task_run_id)
+        assert dispatched.status == RunStatus.DISPATCHED
+        assert dispatched.dispatched_at == dispatched.created_at
+        assert dispatched.temporal_run_id == "r1"
+        assert dispatched.scheduled_at == datetime(2030, 1, 1, tzinfo=UTC)
+        pending = await _row(sessions, plans[waiting].task_run_id)
+        assert pending.status == RunStatus.PENDING and pending.dispatched_at is None
+        assert pending.definition["dependencies"] == [free]
+
+    with_sessions(stack, work, autocommit=autocommit)
+
+
+@SESSION_KINDS
+def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommit: bool) -> None:
+    settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        recorder = RunRecorder(sessions, settings)
+        free = await _new_task(sessions)
+        waiting = await _new_task(sessions, depends_on=[free])
+        run_ids = {}
+        for task_id in (free, waiting):
+            # The row as the API's trigger writes it, before the workflow starts.
+            async with sessions() as session, session.begin():
+                found = await tasks.get_task_with_dependencies(session, task_id)
+                assert found is not None
+                run = await runs.create_run(
+                    session,
+                    *found,
+                    workflow_id=f"wf-{uuid.uuid4().hex}",
+                    trigger="manual",
+                    scheduled_at=datetime.now(UTC),
+                )
+                run_ids[task_id] = run.id
+        first = await recorder.begin_run(
+            BeginRun(
+                task_id=free,
+                workflow_id="unused",
+                temporal_run_id="r1",
+                scheduled_at="2030-01-01T00:00:00Z",
+                task_run_id=run_ids[free],
+            )
+        )
+        assert first.dispatched and first.task_run_id == run_ids[free]
+        once = await _row(sessions, run_ids[free])
+        assert once.status == RunStatus.DISPATCHED and once.temporal_run_id == "r1"
+        assert once.dispatched_at is not None
+        # A retry, or a later workflow run after a reset: the first attachment stays.
+        again = await recorder.begin_run(
+            BeginRun(
+                task_id=free,
+                workflow_id="unused",
+                temporal_run_id="r2",
+                scheduled_at="2030-01-01T00:00:00Z",
+                task_run_id=run_ids[free],
+            )
+        )
+        assert again.dispatched
+        twice = await _row(sessions, run_ids[free])
+        assert twice.temporal_run_id == "r1"
+        assert twice.dispatched_at == once.dispatched_at
+        assert twice.updated_at == once.updated_at
+
+        held = await recorder.begin_run(
+            BeginRun(
+                task_id=waiting,
+                workflow_id="unused",
+                temporal_run_id="r1",
+                scheduled_at="2030-01-01T00:00:00Z",
+                task_run_id=run_ids[waiting],
+            )
+        )
+        assert not held.dispatched and held.dependencies == [free]
+        pending = await _row(sessions, run_ids[waiting])
+        assert pending.status == RunStatus.PENDING and pending.dispatched_at is None
+        assert pending.temporal_run_id == "r1"
+
+    with_sessions(stack, work, autocommit=autocommit)
+
+
+@SESSION_KINDS
+def test_begin_run_of_a_deleted_task_or_run_is_not_found(stack: Stack, autocommit: bool) -> None:
+    settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+        recorder = RunRecorder(sessions, settings)
+        gone = await _new_task(sessions)
+        async with sessions() as session, session.begin():
+            task = await tasks.get_task(session, gone)
+            await session.delete(task)
+        messages = []
+        for start in (
+            BeginRun(
+                task_id=gone,
+                workflow_id=f"wf-{uuid.uuid4().hex}",
+                temporal_run_id="r1",
+                scheduled_at="2030-01-01T00:00:00Z",
+            ),
+            BeginRun(
+                task_id=gone,
+                workflow_id="unused",
+                temporal_run_id="r1",
+                scheduled_at="2030-01-01T00:00:00Z",
+                task_run_id=2**40,
+            ),
+        ):
+            with pytest.raises(ApplicationError) as raised:
+                await recorder.begin_run(start)
+            assert raised.value.type == "TaskNotFound" and raised.value.non_retryable
+            messages.append(raised.value.message)
+        async with sessions() as session:
+            _, total = await runs.list_runs(session, gone, None, 0, 10)
+        assert total == 0
+        return messages
+
+    messages = with_sessions(stack, work, autocommit=autocommit)
+    assert messages[0].startswith("task ") and messages[1] == f"run {2**40} no longer exists"
 
 
 def test_cycle_detection_follows_transitive_edges(stack: Stack) -> None:

@@ -296,13 +296,15 @@ class TaskService:
     async def trigger(self, task_id: int) -> TaskRun:
         """Create the run row, then start its workflow; no row survives a failed start."""
         async with self._sessions() as session:
-            task = await tasks.get_task(session, task_id)
-            if task is None:
+            found = await tasks.get_task_with_dependencies(session, task_id)
+            if found is None:
                 raise task_not_found(task_id)
+            task, dependencies = found
             now = datetime.now(UTC)
             run = await runs.create_run(
                 session,
                 task,
+                dependencies,
                 workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
                 trigger="manual",
                 scheduled_at=now,

@@ -1,0 +1,25 @@
+"""``INSERT ... ON CONFLICT DO NOTHING`` for whichever backend a session talks to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import Base
+
+
+def insert_unless_present(
+    session: AsyncSession, model: type[Base], values: dict[str, Any]
+) -> Insert:
+    """An insert of ``values`` that leaves an existing row alone (a unique key
+    already taken) instead of failing; no row comes back from ``RETURNING`` then.
+
+    Postgres and SQLite spell it the same way, but SQLAlchemy builds it per dialect.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(model).values(**values).on_conflict_do_nothing()
