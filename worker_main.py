@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
@@ -91,6 +91,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                     recorder.notify_dependents,
                 ],
                 graceful_shutdown_timeout=drain,
+                # A minute boundary starts every task on that cron at once; a
+                # fixed five pollers (one of them for new workflows) fetched
+                # those first workflow tasks one round trip at a time.
+                workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
             )
         )
     worker_id = args.worker_id or default_worker_id(args.task_type)
@@ -115,6 +119,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                 max_concurrent_activities=max_concurrent,
                 graceful_shutdown_timeout=drain,
                 identity=worker_id,
+                activity_task_poller_behavior=PollerBehaviorAutoscaling(),
             )
             for task_type in task_types
         )
