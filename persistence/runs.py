@@ -70,11 +70,6 @@ async def create_run(
     return run
 
 
-async def get_run_by_workflow_id(session: AsyncSession, workflow_id: str) -> TaskRun | None:
-    result = await session.execute(select(TaskRun).where(TaskRun.workflow_id == workflow_id))
-    return result.scalar_one_or_none()
-
-
 @dataclass(frozen=True, slots=True)
 class RunStart:
     """What starting a run's workflow needs of its row."""
