@@ -29,12 +29,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, noop
 from bench.profiling import profiled
-from bench.report import Report, cpu_seconds, percentile
+from bench.report import Report, cpu_seconds, percentile, postgres_backends
 from bench.stack import TERMINAL, ApiClient, add_stack_arguments, api_client, bench_stack, settle
 from tests.conftest import Stack
 
@@ -58,20 +59,40 @@ class Phase:
 
 
 class CpuMeter:
-    """CPU seconds each process of the stack (and this one) spends inside ``with`` blocks."""
+    """CPU seconds each process of the stack (and this one) spends inside ``with`` blocks.
+
+    On Postgres it also counts the server processes serving the stack's
+    database: the mirror writes' cost to the database shares the same cores.
+    """
+
+    DATABASE = "postgres (the stack's database)"
 
     def __init__(self, stack: Stack) -> None:
         self._pids = {name: process.pid for name, process in stack.processes.items()}
         self._pids["bench (client + bare worker)"] = os.getpid()
+        url = make_url(stack.database_url)
+        self._database = url.database if url.get_backend_name() == "postgresql" else None
         self.used = dict.fromkeys(self._pids, 0.0)
+        if self._database:
+            self.used[self.DATABASE] = 0.0
         self._start: dict[str, float] = {}
+        self._backends: dict[int, float] = {}
 
     def __enter__(self) -> None:
         self._start = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        if self._database:
+            self._backends = {pid: cpu_seconds(pid) for pid in postgres_backends(self._database)}
 
     def __exit__(self, *_: object) -> None:
         for name, pid in self._pids.items():
             self.used[name] += cpu_seconds(pid) - self._start[name]
+        if self._database:
+            # A backend that appeared meanwhile (a new pooled connection) counts
+            # from its start; one that closed meanwhile is lost (pools keep theirs).
+            self.used[self.DATABASE] += sum(
+                cpu_seconds(pid) - self._backends.get(pid, 0.0)
+                for pid in postgres_backends(self._database)
+            )
 
     def per_run_ms(self, runs: int) -> dict[str, float]:
         return {name: round(1000 * used / runs, 2) for name, used in self.used.items() if used}

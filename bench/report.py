@@ -83,6 +83,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_backends(database: str) -> list[int]:
+    """Pids of the Postgres server processes serving connections to ``database``.
+
+    Postgres titles each backend ``postgres: [<cluster>:] <user> <database>
+    <client> ...``, which is all it takes to find them without a connection of
+    our own.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if not title or title[0] != b"postgres:":
+            continue
+        words = title[2:] if len(title) > 1 and title[1].endswith(b":") else title[1:]
+        if len(words) >= 2 and words[1] == database.encode():
+            found.append(int(entry.name))
+    return found
+
+
 @dataclass
 class Figure:
     name: str
