@@ -186,14 +186,13 @@ def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommi
             async with sessions() as session, session.begin():
                 found = await tasks.get_task_with_dependencies(session, task_id)
                 assert found is not None
-                run = await runs.create_run(
+                run_ids[task_id] = await runs.create_run(
                     session,
                     *found,
                     workflow_id=f"wf-{uuid.uuid4().hex}",
                     trigger="manual",
                     scheduled_at=datetime.now(UTC),
                 )
-                run_ids[task_id] = run.id
         first = await recorder.begin_run(
             BeginRun(
                 task_id=free,

@@ -128,8 +128,8 @@ class TaskController(Controller):
     async def trigger_task(
         self, task_id: TaskIdParam, task_service: TaskService
     ) -> Envelope[TriggerOut]:
-        run = await task_service.trigger(task_id)
-        return ok(TriggerOut(task_run_id=run.id, message="Task triggered successfully"))
+        run_id = await task_service.trigger(task_id)
+        return ok(TriggerOut(task_run_id=run_id, message="Task triggered successfully"))
 
     @get(
         "/{task_id:int}/runs",

@@ -293,41 +293,44 @@ class TaskService:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     log.warning("could not cancel open run %s: %s", workflow_id, err)
 
-    async def trigger(self, task_id: int) -> TaskRun:
-        """Create the run row, then start its workflow; no row survives a failed start."""
+    async def trigger(self, task_id: int) -> int:
+        """Create the run row, then start its workflow; the run's id.
+
+        No row survives a failed start.
+        """
         async with self._sessions() as session:
             found = await tasks.get_task_with_dependencies(session, task_id)
             if found is None:
                 raise task_not_found(task_id)
             task, dependencies = found
-            now = datetime.now(UTC)
-            run = await runs.create_run(
+            run_id = await runs.create_run(
                 session,
                 task,
                 dependencies,
                 workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
                 trigger="manual",
-                scheduled_at=now,
+                scheduled_at=datetime.now(UTC),
             )
-            run.workflow_id = manual_workflow_id(task_id, run.id)
+            workflow_id = manual_workflow_id(task_id, run_id)
+            await runs.set_workflow_id(session, run_id, workflow_id)
             await session.commit()
             try:
                 await self._client.start_workflow(
                     TaskRunWorkflow.run,
-                    RunInput(task_id=task_id, task_run_id=run.id),
-                    id=run.workflow_id,
+                    RunInput(task_id=task_id, task_run_id=run_id),
+                    id=workflow_id,
                     task_queue=self._settings.orchestrator_queue,
                     search_attributes=search_attributes.for_task(
                         task.id, task.name, task.task_type
                     ),
                     memo={"task_id": task.id, "task_name": task.name, "trigger": "manual"},
-                    static_summary=f"manual run {run.id} of {task.task_type} task {task.name!r}",
+                    static_summary=f"manual run {run_id} of {task.task_type} task {task.name!r}",
                 )
             except Exception:
-                await session.delete(run)
+                await runs.delete_run(session, run_id)
                 await session.commit()
                 raise
-            return run
+            return run_id
 
     async def cancel_run(self, run_id: int, requested_by: str) -> TaskRun:
         """Ask the run's workflow to stop; the run ends ``Failed`` once its work is killed."""
