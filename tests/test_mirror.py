@@ -133,6 +133,27 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocom
     assert run["completed_at"] == datetime(2030, 1, 1, 0, 0, 3, tzinfo=UTC)
 
 
+def _fire(task_id: int) -> BeginRun:
+    """The start of a schedule fire's run (its workflow creates the row)."""
+    return BeginRun(
+        task_id=task_id,
+        workflow_id=f"wf-{uuid.uuid4().hex}",
+        temporal_run_id="r1",
+        scheduled_at="2030-01-01T00:00:00Z",
+    )
+
+
+def _attach(task_id: int, run_id: int, temporal_run_id: str = "r1") -> BeginRun:
+    """The start of a triggered run, whose row the API wrote."""
+    return BeginRun(
+        task_id=task_id,
+        workflow_id="unused",
+        temporal_run_id=temporal_run_id,
+        scheduled_at="2030-01-01T00:00:00Z",
+        task_run_id=run_id,
+    )
+
+
 async def _row(sessions: async_sessionmaker[AsyncSession], run_id: int) -> TaskRun:
     async with sessions() as session:
         run = await runs.get_run(session, run_id)
@@ -148,16 +169,7 @@ def test_a_fire_without_dependencies_is_created_dispatched(stack: Stack, autocom
         recorder = RunRecorder(sessions, settings)
         free = await _new_task(sessions)
         waiting = await _new_task(sessions, depends_on=[free])
-        plans = {}
-        for task_id in (free, waiting):
-            plans[task_id] = await recorder.begin_run(
-                BeginRun(
-                    task_id=task_id,
-                    workflow_id=f"wf-{uuid.uuid4().hex}",
-                    temporal_run_id="r1",
-                    scheduled_at="2030-01-01T00:00:00Z",
-                )
-            )
+        plans = {task_id: await recorder.begin_run(_fire(task_id)) for task_id in (free, waiting)}
         assert plans[free].dispatched and plans[free].dependencies == []
         assert not plans[waiting].dispatched and plans[waiting].dependencies == [free]
         dispatched = await _row(sessions, plans[free].task_run_id)
@@ -193,44 +205,20 @@ def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommi
                     trigger="manual",
                     scheduled_at=datetime.now(UTC),
                 )
-        first = await recorder.begin_run(
-            BeginRun(
-                task_id=free,
-                workflow_id="unused",
-                temporal_run_id="r1",
-                scheduled_at="2030-01-01T00:00:00Z",
-                task_run_id=run_ids[free],
-            )
-        )
+        first = await recorder.begin_run(_attach(free, run_ids[free]))
         assert first.dispatched and first.task_run_id == run_ids[free]
         once = await _row(sessions, run_ids[free])
         assert once.status == RunStatus.DISPATCHED and once.temporal_run_id == "r1"
         assert once.dispatched_at is not None
         # A retry, or a later workflow run after a reset: the first attachment stays.
-        again = await recorder.begin_run(
-            BeginRun(
-                task_id=free,
-                workflow_id="unused",
-                temporal_run_id="r2",
-                scheduled_at="2030-01-01T00:00:00Z",
-                task_run_id=run_ids[free],
-            )
-        )
+        again = await recorder.begin_run(_attach(free, run_ids[free], "r2"))
         assert again.dispatched
         twice = await _row(sessions, run_ids[free])
         assert twice.temporal_run_id == "r1"
         assert twice.dispatched_at == once.dispatched_at
         assert twice.updated_at == once.updated_at
 
-        held = await recorder.begin_run(
-            BeginRun(
-                task_id=waiting,
-                workflow_id="unused",
-                temporal_run_id="r1",
-                scheduled_at="2030-01-01T00:00:00Z",
-                task_run_id=run_ids[waiting],
-            )
-        )
+        held = await recorder.begin_run(_attach(waiting, run_ids[waiting]))
         assert not held.dispatched and held.dependencies == [free]
         pending = await _row(sessions, run_ids[waiting])
         assert pending.status == RunStatus.PENDING and pending.dispatched_at is None
@@ -250,21 +238,7 @@ def test_begin_run_of_a_deleted_task_or_run_is_not_found(stack: Stack, autocommi
             task = await tasks.get_task(session, gone)
             await session.delete(task)
         messages = []
-        for start in (
-            BeginRun(
-                task_id=gone,
-                workflow_id=f"wf-{uuid.uuid4().hex}",
-                temporal_run_id="r1",
-                scheduled_at="2030-01-01T00:00:00Z",
-            ),
-            BeginRun(
-                task_id=gone,
-                workflow_id="unused",
-                temporal_run_id="r1",
-                scheduled_at="2030-01-01T00:00:00Z",
-                task_run_id=2**40,
-            ),
-        ):
+        for start in (_fire(gone), _attach(gone, 2**40)):
             with pytest.raises(ApplicationError) as raised:
                 await recorder.begin_run(start)
             assert raised.value.type == "TaskNotFound" and raised.value.non_retryable
