@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from persistence.models import Base
 
 
 def insert_unless_present(
-    session: AsyncSession, model: type[Base], values: dict[str, Any]
+    session: AsyncSession, table: Table | type[Base], values: dict[str, Any]
 ) -> Insert:
     """An insert of ``values`` that leaves an existing row alone (a unique key
     already taken) instead of failing; no row comes back from ``RETURNING`` then.
@@ -22,4 +22,4 @@ def insert_unless_present(
     """
     dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    return insert(table).values(**values).on_conflict_do_nothing()

@@ -132,7 +132,7 @@ async def begin_scheduled_run(
         await session.execute(
             insert_unless_present(
                 session,
-                TaskRun,
+                _RUNS,
                 {
                     "task_id": task.id,
                     "workflow_id": workflow_id,

@@ -13,14 +13,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, cast, func, select, true
+from sqlalchemy import Integer, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from persistence import run_stats
-from persistence.models import Task, TaskDependency, TaskRun
+from persistence.models import Task, TaskRun
 from persistence.run_stats import TaskStats
 from persistence.runs import RUN_FIELDS, RunRow
-from persistence.tasks import dependency_list
+from persistence.tasks import dependency_ids_of, dependency_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +54,11 @@ class TaskDetailRecord:
 
 
 def _statement(recent_limit: int) -> Any:
-    tasks, runs, deps = Task.__table__, TaskRun.__table__, TaskDependency.__table__
+    tasks, runs = Task.__table__, TaskRun.__table__
     task_id = bindparam("task_id", type_=Integer)
-    # Aggregated to one row, so joining it repeats it on every run row instead
-    # of multiplying rows; SQLite and Postgres both have a string aggregate.
-    dependencies = (
-        select(func.aggregate_strings(cast(deps.c.depends_on_id, String), ",").label("deps"))
-        .where(deps.c.task_id == task_id)
-        .subquery("dependencies")
-    )
+    # One string for all edges, so it repeats on every run row instead of
+    # multiplying rows.
+    dependencies = dependency_ids_of(task_id).label("deps")
     recent = (
         select(*(runs.c[name].label(f"run_{name}") for name in RUN_FIELDS))
         .where(runs.c.task_id == task_id)
@@ -72,11 +68,7 @@ def _statement(recent_limit: int) -> Any:
     )
     return (
         select(*(tasks.c[name] for name in TASK_FIELDS), run_stats.AGGREGATE, dependencies, recent)
-        .select_from(
-            tasks.join(run_stats.AGGREGATE, true())
-            .join(dependencies, true())
-            .outerjoin(recent, true())
-        )
+        .select_from(tasks.join(run_stats.AGGREGATE, true()).outerjoin(recent, true()))
         .where(tasks.c.id == task_id)
         .order_by(recent.c.run_id.desc())
     )

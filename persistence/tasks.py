@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from persistence.models import Task, TaskDependency
 from workflows.payloads import ScheduledTask
@@ -85,7 +86,9 @@ def dependency_list(aggregate: str | None) -> list[int]:
     return sorted(int(dep) for dep in aggregate.split(",")) if aggregate else []
 
 
-def dependency_ids_of(task_id: Any) -> Any:
+def dependency_ids_of(
+    task_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ScalarSelect[Any]:
     """A scalar subquery: ``task_id``'s dependency ids as one comma-separated string.
 
     Aggregated, so a statement reads a task and its edges in one round trip on

@@ -391,6 +391,13 @@ def test_self_dependency_is_a_cycle(admin: Api) -> None:
     assert task_state(admin, task["id"]) == state
 
 
+def test_detail_lists_every_dependency_in_ascending_order(admin: Api) -> None:
+    first, second, third = (admin.create_task()["id"] for _ in range(3))
+    task = admin.create_task(dependencies=[third, first, second])
+    assert task_state(admin, task["id"])["dependencies"] == [first, second, third]
+    assert task_state(admin, first)["dependencies"] == []
+
+
 def test_direct_cycle_is_refused(admin: Api) -> None:
     a = admin.create_task()
     b = admin.create_task(dependencies=[a["id"]])
