@@ -19,6 +19,7 @@ from activities.environment import ExecutionContext
 from activities.group_watchdog import GroupWatchdog
 from activities.http import HttpExecutor
 from activities.parameters import SUPPORTED_TASK_TYPES
+from activities.processes import wait_for_children_with_pidfds
 from activities.python import PythonExecutor
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
@@ -103,6 +104,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     watchdog: GroupWatchdog | None = None
     http: HttpExecutor | None = None
     if task_types:
+        wait_for_children_with_pidfds()
         watchdog = await GroupWatchdog.start(settings.kill_grace_seconds)
         context = ExecutionContext(settings, watchdog)
         http = HttpExecutor(context, tracker)

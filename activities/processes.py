@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import pwd
 import signal
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,35 @@ from typing import Protocol
 
 from activities.output import BoundedOutput, pump
 
+log = logging.getLogger(__name__)
+
 ERROR_TAIL_CHARS = 2000
+
+
+def wait_for_children_with_pidfds() -> bool:
+    """Have asyncio learn of a task process's exit through a pidfd, not a thread.
+
+    Call it from the running event loop that starts the processes.
+
+    Python 3.11's default child watcher starts one thread per child process to
+    block in ``waitpid()``: every shell or python run paid a thread start and
+    two hand-offs between threads, and a minute boundary's burst of runs meant
+    a burst of threads. A pidfd is watched by the event loop itself. Python
+    3.12 chooses pidfds on its own, so this does nothing there. Returns whether
+    it switched; the default stays where the kernel (before 5.3) or a seccomp
+    profile refuses ``pidfd_open``.
+    """
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError as exc:
+        log.info("pidfd_open refused (%s): a thread waits for each task process", exc)
+        return False
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.set_child_watcher(watcher)
+    return True
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,3 +140,37 @@ def test_run_as_user_drops_root() -> None:
     outcome = asyncio.run(run_as_nobody())
     assert outcome.exit_code == 0
     assert outcome.stdout.text().split() == [str(nobody.uid), nobody.home]
+
+
+# Run in a fresh interpreter: the child watcher is process-wide asyncio state.
+PIDFD_PROBE = """
+import asyncio, json, signal, threading
+from activities.processes import wait_for_children_with_pidfds
+
+async def main():
+    switched = wait_for_children_with_pidfds()
+    before = threading.active_count()
+    procs = [
+        await asyncio.create_subprocess_exec("/bin/sh", "-c", f"sleep 0.3; exit {code}")
+        for code in range(8)
+    ]
+    sleeper = await asyncio.create_subprocess_exec("/bin/sleep", "30")
+    during = threading.active_count()
+    sleeper.send_signal(signal.SIGTERM)
+    codes = [await proc.wait() for proc in procs]
+    print(json.dumps([switched, before, during, codes, await sleeper.wait()]))
+
+asyncio.run(main())
+"""
+
+
+def test_task_processes_are_waited_for_without_a_thread_each() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PIDFD_PROBE], capture_output=True, text=True, timeout=60, check=True
+    )
+    switched, before, during, codes, killed = json.loads(probe.stdout)
+    # 3.11 has to be switched; 3.12 and later use pidfds on their own.
+    assert switched is (sys.version_info < (3, 12))
+    assert during == before
+    assert codes == list(range(8))
+    assert killed == -signal.SIGTERM
