@@ -36,6 +36,8 @@ from tests.conftest import Stack
 
 ENDPOINTS = (
     ("GET /health", "/health", False),
+    # Authentication alone: what every authenticated endpoint pays before its own read.
+    ("GET /api/auth/validate", "/api/auth/validate", True),
     ("GET /api/tasks", "/api/tasks", True),
     ("GET /api/tasks/{id}", "/api/tasks/{id}", True),
     ("GET /api/tasks/{id}/runs", "/api/tasks/{id}/runs", True),
@@ -45,6 +47,8 @@ ENDPOINTS = (
 )
 DETAIL = "GET /api/tasks/{id}"
 HEALTH = "GET /health"
+AUTH_ONLY = "GET /api/auth/validate"
+ALWAYS = (HEALTH, AUTH_ONLY, DETAIL)
 
 
 def login(base_url: str) -> str:
@@ -75,7 +79,7 @@ def load_all(
     results: dict[str, LoadResult] = {}
     use_wrk = None if args.generator == "auto" else args.generator == "wrk"
     for name, path, authenticated in ENDPOINTS:
-        if args.only and name not in (HEALTH, DETAIL) and not any(o in name for o in args.only):
+        if args.only and name not in ALWAYS and not any(o in name for o in args.only):
             continue
 
         def load(
@@ -134,13 +138,15 @@ def measure(stack: Stack, args: argparse.Namespace, report: Report) -> None:
         report.add(f"{name} p50 @{large_label}", after.p50_ms, "ms")
         report.add(f"{name} p99 @{small_label}", before.p99_ms, "ms")
         report.add(f"{name} p99 @{large_label}", after.p99_ms, "ms")
-        if name != HEALTH:
+        if name not in (HEALTH, AUTH_ONLY):
             report.add(f"{name} p99 growth", growth, "x", target="<= 1.5", met=growth <= 1.5)
     for label, results in ((small_label, small), (large_label, large)):
         share = results[DETAIL].rate / results[HEALTH].rate
         report.add(
             f"task detail / health req/s @{label}", share, "", target=">= 0.3", met=share >= 0.3
         )
+        floor = results[AUTH_ONLY].rate / results[HEALTH].rate
+        report.add(f"authentication alone / health req/s @{label}", floor, "")
     report.note("stats include runs_skipped: a describe of the (absent) schedule on the dev server")
     report.note(f"load generator: {small[HEALTH].generator}, {args.connections} connections")
     report.details["results"] = {
@@ -170,7 +176,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         action="append",
         default=[],
-        help="load only endpoints containing this (repeatable; health and task detail always)",
+        help="load only endpoints containing this (repeatable; health, validate and task detail"
+        " always)",
     )
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
