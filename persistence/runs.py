@@ -51,6 +51,24 @@ def definition_of(task: Task, dependencies: list[int]) -> dict[str, Any]:
     }
 
 
+def _new_run(
+    task: Task, dependencies: list[int], *, workflow_id: str, trigger: str, scheduled_at: datetime
+) -> dict[str, Any]:
+    """The columns of a new ``Pending`` run: the task's definition snapshot, no attempt yet."""
+    now = utcnow()
+    return {
+        "task_id": task.id,
+        "workflow_id": workflow_id,
+        "trigger": trigger,
+        "status": RunStatus.PENDING,
+        "retry_count": 0,
+        "scheduled_at": scheduled_at,
+        "definition": definition_of(task, dependencies),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_run(
     session: AsyncSession,
     task: Task,
@@ -62,22 +80,10 @@ async def create_run(
 ) -> int:
     """Insert a ``Pending`` run row with the task's definition snapshot and
     return its id; the caller commits."""
-    now = utcnow()
-    inserted = await session.execute(
-        insert(_RUNS)
-        .values(
-            task_id=task.id,
-            workflow_id=workflow_id,
-            trigger=trigger,
-            status=RunStatus.PENDING,
-            retry_count=0,
-            scheduled_at=scheduled_at,
-            definition=definition_of(task, dependencies),
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(_RUNS.c.id)
+    values = _new_run(
+        task, dependencies, workflow_id=workflow_id, trigger=trigger, scheduled_at=scheduled_at
     )
+    inserted = await session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id))
     run_id: int = inserted.scalar_one()
     return run_id
 
@@ -126,28 +132,16 @@ async def begin_scheduled_run(
     if found is None:
         return None
     task, dependencies = found
-    now = utcnow()
+    values = _new_run(
+        task, dependencies, workflow_id=workflow_id, trigger="schedule", scheduled_at=scheduled_at
+    )
+    values["temporal_run_id"] = temporal_run_id
     dispatch = not dependencies
+    if dispatch:
+        values["status"] = RunStatus.DISPATCHED
+        values["dispatched_at"] = values["created_at"]
     created = (
-        await session.execute(
-            insert_unless_present(
-                session,
-                _RUNS,
-                {
-                    "task_id": task.id,
-                    "workflow_id": workflow_id,
-                    "temporal_run_id": temporal_run_id,
-                    "trigger": "schedule",
-                    "status": RunStatus.DISPATCHED if dispatch else RunStatus.PENDING,
-                    "retry_count": 0,
-                    "scheduled_at": scheduled_at,
-                    "dispatched_at": now if dispatch else None,
-                    "definition": definition_of(task, dependencies),
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            ).returning(*_START)
-        )
+        await session.execute(insert_unless_present(session, _RUNS, values).returning(*_START))
     ).one_or_none()
     if created is not None:
         return replace(RunStart(*created), dispatched_now=dispatch)
