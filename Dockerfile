@@ -12,6 +12,9 @@ COPY pyproject.toml README.md ./
 COPY settings.py api_main.py worker_main.py devstack.py logging_setup.py ./
 COPY api ./api
 COPY activities ./activities
+COPY domain ./domain
+COPY processes ./processes
+COPY worker ./worker
 COPY persistence ./persistence
 COPY workflows ./workflows
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from activities.parameters import SUPPORTED_TASK_TYPES
+from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from settings import Settings
 from workflows.search_attributes import dev_server_flags

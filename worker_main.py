@@ -16,19 +16,19 @@ from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunn
 
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
-from activities.group_watchdog import GroupWatchdog
 from activities.http import HttpExecutor
-from activities.parameters import SUPPORTED_TASK_TYPES
-from activities.processes import wait_for_children_with_pidfds
 from activities.python import PythonExecutor
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
 from activities.shell import ShellExecutor
-from activities.worker_registry import WorkerRegistration, outbound_ip
+from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
+from processes.group_watchdog import GroupWatchdog
+from processes.spawn import wait_for_children_with_pidfds
 from settings import Settings
+from worker.registry import WorkerRegistration, outbound_ip
 from workflows.client import connect, register_search_attributes
 from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow

@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.parameters import ParameterError
-from activities.processes import ProcessOutcome
 from activities.run_log import log_transition
 from activities.timestamps import to_rfc3339
+from domain.parameters import ParameterError
+from domain.statuses import RunStatus
 from persistence import runs
 from persistence.types import utcnow
-from workflows.payloads import ExecuteTask, ExecutionResult, RunStatus
+from processes.spawn import ProcessOutcome
+from workflows.payloads import ExecuteTask, ExecutionResult
 
 log = logging.getLogger(__name__)
 

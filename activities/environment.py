@@ -10,8 +10,8 @@ from typing import TypeVar
 import msgspec
 
 from activities.attempt import Attempt
-from activities.parameters import ParameterError, validate_parameters
-from activities.processes import GroupRegistry, ProcessOutcome, RunAs, run_process
+from domain.parameters import ParameterError, validate_parameters
+from processes.spawn import GroupRegistry, ProcessOutcome, RunAs, run_process
 from settings import Settings
 from workflows.payloads import ExecuteTask
 

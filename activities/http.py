@@ -16,8 +16,8 @@ from temporalio import activity
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import ExecutionContext
 from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
-from activities.output import BoundedOutput
-from activities.parameters import HttpParameters, ParameterError
+from domain.parameters import HttpParameters, ParameterError
+from processes.output import BoundedOutput
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 MAX_REDIRECTS = 10

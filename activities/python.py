@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import BASE_PATH, ExecutionContext, base_environment
-from activities.parameters import ParameterError, PythonParameters
+from domain.parameters import ParameterError, PythonParameters
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 

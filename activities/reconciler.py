@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, ScheduleListState, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.statuses import RunStatus
+from domain.tasks import ScheduledTask
 from persistence import credentials, runs, tasks, workers
-from workflows.payloads import RunStatus, ScheduledTask
 from workflows.schedules import ScheduleManager
 
 log = logging.getLogger(__name__)

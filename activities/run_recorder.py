@@ -10,6 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.run_log import log_transition
 from activities.timestamps import parse_rfc3339
+from domain.statuses import RunStatus
 from persistence import runs
 from settings import Settings
 from workflows.payloads import (
@@ -20,7 +21,6 @@ from workflows.payloads import (
     FinishRun,
     NotifyDependents,
     RunPlan,
-    RunStatus,
 )
 
 

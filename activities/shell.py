@@ -6,7 +6,7 @@ from temporalio import activity
 
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
-from activities.parameters import ShellParameters
+from domain.parameters import ShellParameters
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 

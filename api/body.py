@@ -15,8 +15,8 @@ from litestar.dto import MsgspecDTO
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from activities.parameters import field_of
 from api.errors import ApiError, ErrorCode, validation_error
+from domain.parameters import field_of
 
 NO_NUL = r"^[^\x00]*$"
 """Text the database can store and match: Postgres refuses NUL bytes in text, and

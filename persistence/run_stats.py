@@ -16,8 +16,8 @@ from sqlalchemy import Subquery, bindparam, case, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from domain.statuses import RunStatus
 from persistence.models import TaskRun
-from workflows.payloads import RunStatus
 
 FAILED_STATUSES = (RunStatus.FAILED, RunStatus.TIMEOUT)
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.statuses import TERMINAL_STATUSES
 from persistence import system
 from persistence.models import TaskRun
 from persistence.system import HistogramSeries
-from workflows.payloads import TERMINAL_STATUSES
 
 # Binds per IN list: far below asyncpg's 32767 and SQLite's 32766.
 _CHUNK = 500

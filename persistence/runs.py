@@ -22,12 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.statuses import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 from persistence import tasks
 from persistence.conflicts import insert_unless_present
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.sqltime import seconds_between
 from persistence.types import UTCDateTime, utcnow
-from workflows.payloads import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
 
 # The writes of a run's life address the table, not the ORM entity: an
 # ORM-enabled UPDATE also evaluates its WHERE against the session's loaded

@@ -11,11 +11,11 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from domain.statuses import TERMINAL_STATUSES, RunStatus
 from persistence import workers
 from persistence.models import Task, TaskRun, Worker
 from persistence.run_stats import FAILED_STATUSES
 from persistence.sqltime import seconds_between
-from workflows.payloads import TERMINAL_STATUSES, RunStatus
 
 TASK_ACTIVE = "Active"
 

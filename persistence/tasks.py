@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from domain.tasks import ScheduledTask
 from persistence.models import Task, TaskDependency
-from workflows.payloads import ScheduledTask
 
 
 def _escape_like(text: str) -> str:

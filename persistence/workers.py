@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.statuses import TERMINAL_STATUSES, RunStatus
 from persistence.models import TaskRun, Worker
-from workflows.payloads import TERMINAL_STATUSES, RunStatus
 
 ALIVE = "Alive"
 DOWN = "Down"

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from activities.group_watchdog import GroupWatchdog
+from processes.group_watchdog import GroupWatchdog
 from tests.helpers import eventually
 from tests.process_family import FAMILY, alive, members
 
@@ -51,7 +51,7 @@ def test_closing_the_pipe_ends_watched_groups_and_spares_forgotten_ones(tmp_path
 WORKER = textwrap.dedent(
     """
     import asyncio, subprocess, sys
-    from activities.group_watchdog import GroupWatchdog
+    from processes.group_watchdog import GroupWatchdog
 
     async def main():
         watchdog = await GroupWatchdog.start(grace_seconds=1)

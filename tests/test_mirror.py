@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.run_recorder import RunRecorder
+from domain.statuses import RunStatus
 from persistence import runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from tests.conftest import Stack
 from tests.credential_rows import with_sessions
-from workflows.payloads import BeginRun, FinishRun, RunStatus
+from workflows.payloads import BeginRun, FinishRun
 
 T = TypeVar("T")
 

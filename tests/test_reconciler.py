@@ -12,11 +12,11 @@ from temporalio.client import (
     ScheduleState,
 )
 
+from domain.tasks import ScheduledTask
 from settings import Settings
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from tests.temporal import describe_schedule
-from workflows.payloads import ScheduledTask
 from workflows.schedules import schedule_manager
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.output import BoundedOutput
-from activities.parameters import ParameterError, validate_parameters
+from domain.parameters import ParameterError, validate_parameters
+from processes.output import BoundedOutput
 from settings import Settings, SettingsError
 from workflows.cron import CronError, to_temporal_cron
 

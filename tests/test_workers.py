@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import devstack
-from activities.group_watchdog import GroupWatchdog
-from activities.processes import ProcessOutcome, RunAs, run_process
+from processes.group_watchdog import GroupWatchdog
+from processes.spawn import ProcessOutcome, RunAs, run_process
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error, eventually
 
@@ -145,7 +145,7 @@ def test_run_as_user_drops_root() -> None:
 # Run in a fresh interpreter: the child watcher is process-wide asyncio state.
 PIDFD_PROBE = """
 import asyncio, json, signal, threading
-from activities.processes import wait_for_children_with_pidfds
+from processes.spawn import wait_for_children_with_pidfds
 
 async def main():
     switched = wait_for_children_with_pidfds()

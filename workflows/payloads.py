@@ -1,4 +1,4 @@
-"""Plain dataclasses that cross the Temporal boundary, and the run status vocabulary.
+"""Plain dataclasses that cross the Temporal boundary.
 
 New fields are always defaulted so that histories stay replayable.
 """
@@ -6,25 +6,7 @@ New fields are always defaulted so that histories stay replayable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
-
-
-class RunStatus(StrEnum):
-    PENDING = "Pending"
-    DISPATCHED = "Dispatched"
-    RUNNING = "Running"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    TIMEOUT = "Timeout"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.TIMEOUT})
-OPEN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.DISPATCHED, RunStatus.RUNNING})
 
 
 @dataclass
@@ -140,15 +122,3 @@ class RunOutcome:
     task_run_id: int | None
     status: str
     details: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ScheduledTask:
-    """The parts of a task its Temporal schedule is built from."""
-
-    id: int
-    name: str
-    task_type: str
-    schedule: str
-    timezone: str | None
-    active: bool

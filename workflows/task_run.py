@@ -26,6 +26,7 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from domain.statuses import RunStatus
     from workflows.payloads import (
         BeginRun,
         DependencyCheck,
@@ -38,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         RunInput,
         RunOutcome,
         RunPlan,
-        RunStatus,
     )
 
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")

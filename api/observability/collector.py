@@ -25,10 +25,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.statuses import RunStatus
 from persistence import system
 from persistence.run_tally import Bounds, RunTally
 from persistence.system import HistogramSeries
-from workflows.payloads import RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from api.tasks.schemas import (
     TaskOut,
     TaskPatch,
     TaskStatsOut,
-    TaskStatus,
     TaskWrite,
     TriggerOut,
 )
 from api.tasks.service import TaskService
 from api.tasks.views import task_out
+from domain.statuses import TaskStatus
 
 # Ids beyond the columns' range name nothing: they are refused as input (422
 # naming the parameter) before any query is made.

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from domain.statuses import TaskStatus
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Cron = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
@@ -20,7 +22,6 @@ MAX_RUN_ID = 2**63 - 1
 TaskId = Annotated[int, msgspec.Meta(ge=1, le=MAX_TASK_ID)]
 Dependencies = Annotated[list[TaskId], msgspec.Meta(max_length=100)]
 TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-TaskStatus = Literal["Active", "Inactive"]
 RunStatusName = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]
 
 

@@ -21,15 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.tasks.schemas import TaskPatch, TaskWrite
+from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
+from domain.statuses import RunStatus
 from persistence import runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
 from workflows.cron import CronError, to_temporal_cron
-from workflows.payloads import RunInput, RunStatus
+from workflows.payloads import RunInput
 from workflows.schedules import ScheduleManager, manual_workflow_id
 from workflows.task_run import TaskRunWorkflow
 

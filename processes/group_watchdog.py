@@ -1,7 +1,7 @@
 """A companion process that ends a killed worker's task processes.
 
 A timeout, a cancellation or a clean shutdown ends a task's process group from
-the worker itself (``activities.processes``). A worker killed outright
+the worker itself (``processes.spawn``). A worker killed outright
 (SIGKILL, the OOM killer) cannot: its task processes would run on while
 Temporal, seeing no heartbeat, retries their attempts on another worker, so the
 same task would run twice at once.
@@ -12,7 +12,7 @@ The worker alone holds the pipe's write end; when the pipe closes, for
 whatever reason, the watchdog ends every group still registered (SIGTERM, a
 grace period, then SIGKILL) and exits.
 
-Run as ``python -m activities.group_watchdog GRACE_SECONDS``.
+Run as ``python -m processes.group_watchdog GRACE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import signal
 import sys
 from pathlib import Path
 
-from activities.processes import terminate_group
+from processes.spawn import terminate_group
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Shared by the executors that start programs (shell, python): output is
 bounded, and timeout, cancellation or the child's own exit end every process
 left in its group (SIGTERM, a grace period, then SIGKILL) so no orphan
 survives a run. Each group is registered with the worker's watchdog
-(``activities.group_watchdog``) while it runs, so it also ends when the
+(``processes.group_watchdog``) while it runs, so it also ends when the
 worker is killed outright. A root worker can start the child as an
 unprivileged user.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from activities.output import BoundedOutput, pump
+from processes.output import BoundedOutput, pump
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Task processes on a worker: spawning, bounded output capture, the group watchdog."""

@@ -1,0 +1,1 @@
+"""What a worker process runs beside its Temporal workers: the registry heartbeat."""
