@@ -4,10 +4,17 @@ Each hop's host is resolved and checked by ``net_guard`` and the request is
 sent to that checked address (with the original ``Host`` header and TLS
 server name), so neither a redirect nor a DNS change can lead a task to an
 address it may not reach.
+
+``timeout_ms`` bounds the whole request: resolution, connection, every hop of
+its redirects and the reading of the body, not each read on its own (a
+server trickling one byte a second would otherwise hold the attempt forever).
+The body is captured after its content decoding, within the output bound
+(``activities.http_body``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -15,9 +22,9 @@ from temporalio import activity
 
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import ExecutionContext
+from activities.http_body import DecodingFailed, ResponseBody, UnsupportedEncoding
 from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
 from domain.parameters import HttpParameters, ParameterError
-from processes.output import BoundedOutput
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 MAX_REDIRECTS = 10
@@ -56,15 +63,19 @@ class HttpExecutor:
         async with self._tracker.attempt(task) as attempt:
             params = self._context.parameters(attempt, "http", task, HttpParameters)
             try:
-                return await self._send(attempt, params)
+                async with asyncio.timeout(params.timeout_ms / 1000):
+                    return await self._send(attempt, params)
             except BlockedAddress as exc:
                 raise attempt.invalid(ParameterError("parameters.url", str(exc))) from exc
             except ResolutionFailed as exc:
                 raise attempt.failed(str(exc), kind="HttpTransportError") from exc
-            except httpx.TimeoutException as exc:
+            except (TimeoutError, httpx.TimeoutException) as exc:
                 raise attempt.failed(
-                    f"no answer within timeout_ms={params.timeout_ms}", kind="HttpTimeout"
+                    f"the request did not complete within timeout_ms={params.timeout_ms}",
+                    kind="HttpTimeout",
                 ) from exc
+            except (UnsupportedEncoding, DecodingFailed) as exc:
+                raise attempt.failed(str(exc), kind="HttpDecodingError") from exc
             except httpx.HTTPError as exc:
                 raise attempt.failed(
                     f"request failed: {type(exc).__name__}: {exc}", kind="HttpTransportError"
@@ -101,9 +112,10 @@ class HttpExecutor:
                     )
                     url = target
                     continue
-                captured = BoundedOutput(limit)
-                async for chunk in response.aiter_bytes():
-                    captured.feed(chunk)
+                captured = ResponseBody(response.headers.get("content-encoding"), limit)
+                async for chunk in response.aiter_raw():
+                    if not captured.feed(chunk):
+                        break
             finally:
                 await response.aclose()
             status_line = f"{response.http_version} {response.status_code} {response.reason_phrase}"

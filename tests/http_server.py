@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BOMB_DECODED_BYTES = 1 << 30
+"""What ``/gzip-bomb`` decodes to: a GiB of zeros, about a MiB on the wire."""
+
+
+def _gzip_bomb() -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(BOMB_DECODED_BYTES >> 20)]
+    return b"".join(parts) + compressor.flush()
 
 
 class LocalServer:
@@ -25,6 +37,7 @@ class LocalServer:
 @contextmanager
 def running_server() -> Iterator[LocalServer]:
     holder: list[LocalServer] = []
+    bomb: list[bytes] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -57,6 +70,24 @@ def running_server() -> Iterator[LocalServer]:
             elif path == "/slow":
                 time.sleep(3)
                 self._send(200, b"late")
+            elif path == "/trickle":
+                # Every read is quick; the whole body takes four seconds.
+                self.send_response(200)
+                self.send_header("Content-Length", "8")
+                self.end_headers()
+                try:
+                    for _ in range(8):
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up, as it should
+            elif path == "/gzip":
+                self._send(200, gzip.compress(b"unpacked " * 10), {"Content-Encoding": "gzip"})
+            elif path == "/gzip-bomb":
+                if not bomb:
+                    bomb.append(_gzip_bomb())
+                self._send(200, bomb[0], {"Content-Encoding": "gzip"})
             elif path == "/big":
                 self._send(200, b"B" * 300_000)
             elif path == "/echo":

@@ -5,13 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from activities.net_guard import BlockedAddress, check_address
+from tests.conftest import Stack
 from tests.helpers import Api, assert_error
-from tests.http_server import LocalServer, running_server
+from tests.http_server import BOMB_DECODED_BYTES, LocalServer, running_server
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,41 @@ def test_timeout_ms_bounds_the_request(admin: Api, server: LocalServer) -> None:
     assert run["status"] == "Failed", run
     assert "timeout_ms=500" in run["error_message"]
     assert run["execution_duration_ms"] < 2500
+
+
+def test_timeout_ms_bounds_the_whole_request_not_each_read(admin: Api, server: LocalServer) -> None:
+    task = http_task(admin, url=f"{server.base}/trickle", timeout_ms=1500)
+    run = admin.wait_for_run(admin.trigger(task["id"]))
+    assert run["status"] == "Failed", run
+    assert "timeout_ms=1500" in run["error_message"]
+    assert run["execution_duration_ms"] < 3500
+
+
+def test_a_compressed_body_is_decoded(admin: Api, server: LocalServer) -> None:
+    task = http_task(admin, url=f"{server.base}/gzip")
+    run = admin.wait_for_run(admin.trigger(task["id"]))
+    assert run["status"] == "Completed", run
+    assert run["result"].endswith("unpacked " * 10)
+
+
+def _peak_rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+
+
+def test_a_gzip_bomb_is_capped_after_decoding(
+    admin: Api, server: LocalServer, stack: Stack
+) -> None:
+    worker = stack.processes["http"].pid
+    peak_before = _peak_rss_kib(worker)
+    task = http_task(admin, url=f"{server.base}/gzip-bomb", timeout_ms=60_000)
+    run = admin.wait_for_run(admin.trigger(task["id"]), timeout=90)
+    assert run["status"] == "Completed", run
+    assert run["result"].endswith("[... decoding stopped after 65536 bytes ...]")
+    assert len(run["result"]) < 70 * 1024
+    # A GiB decoded in 64 KiB network chunks grew the worker by a chunk's worth
+    # of decoded bytes (64 MiB) at a time; bounded decoding adds next to nothing.
+    assert _peak_rss_kib(worker) - peak_before < 32 * 1024, (peak_before, BOMB_DECODED_BYTES)
 
 
 def test_large_body_is_bounded(admin: Api, server: LocalServer) -> None:
