@@ -1,4 +1,4 @@
-"""Run and task statuses, as the API shows them and the mirror stores them."""
+"""Run and task statuses and run triggers, as the API shows them and the mirror stores them."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ OPEN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.DISPATCHED, RunStatus.RU
 
 TaskStatus = Literal["Active", "Inactive"]
 """``Inactive`` means the task's schedule is paused."""
+
+
+class RunTrigger(StrEnum):
+    """What started a run."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+
+
+RunTriggerName = Literal["schedule", "manual", "backfill"]

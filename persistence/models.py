@@ -72,6 +72,7 @@ class TaskRun(Base):
         Index("ix_task_runs_task_id_created_at", "task_id", "created_at"),
         Index("ix_task_runs_status_completed_at", "status", "completed_at"),
         Index("ix_task_runs_worker_id_completed_at", "worker_id", "completed_at"),
+        Index("ix_task_runs_task_id_trigger_id", "task_id", "trigger", "id"),
         # Never reuse a deleted run's id (SQLite would otherwise; see migration 0004).
         {"sqlite_autoincrement": True},
     )
@@ -81,6 +82,9 @@ class TaskRun(Base):
     workflow_id: Mapped[str] = mapped_column(String(255), unique=True)
     temporal_run_id: Mapped[str | None] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(16))
+    """``schedule``, ``manual`` or ``backfill`` (``domain.statuses.RunTrigger``)."""
+    triggered_by: Mapped[str | None] = mapped_column(String(255))
+    """The username or API key name that triggered or backfilled the run; None for a fire."""
     status: Mapped[str] = mapped_column(String(16))
     worker_id: Mapped[str | None] = mapped_column(String(255))
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,6 +99,25 @@ class TaskRun(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaskBackfill(Base):
+    """A backfill someone asked of a task's schedule.
+
+    Temporal starts a backfill's runs exactly like schedule fires (nothing in
+    the workflow tells them apart), so the mirror recognises them by their
+    fire time falling inside a recorded backfill of their task.
+    """
+
+    __tablename__ = "task_backfills"
+    __table_args__ = (Index("ix_task_backfills_task_id_start_at", "task_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Worker(Base):

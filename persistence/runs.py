@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.statuses import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus
-from persistence import tasks
+from domain.statuses import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus, RunTrigger
+from persistence import backfills, tasks
 from persistence.conflicts import insert_unless_present
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.sqltime import seconds_between
@@ -52,7 +52,13 @@ def definition_of(task: Task, dependencies: list[int]) -> dict[str, Any]:
 
 
 def _new_run(
-    task: Task, dependencies: list[int], *, workflow_id: str, trigger: str, scheduled_at: datetime
+    task: Task,
+    dependencies: list[int],
+    *,
+    workflow_id: str,
+    trigger: Any,
+    scheduled_at: datetime,
+    triggered_by: Any = None,
 ) -> dict[str, Any]:
     """The columns of a new ``Pending`` run: the task's definition snapshot, no attempt yet."""
     now = utcnow()
@@ -60,6 +66,7 @@ def _new_run(
         "task_id": task.id,
         "workflow_id": workflow_id,
         "trigger": trigger,
+        "triggered_by": triggered_by,
         "status": RunStatus.PENDING,
         "retry_count": 0,
         "scheduled_at": scheduled_at,
@@ -75,13 +82,19 @@ async def create_run(
     dependencies: list[int],
     *,
     workflow_id: str,
-    trigger: str,
+    trigger: RunTrigger,
     scheduled_at: datetime,
+    triggered_by: str | None = None,
 ) -> int:
     """Insert a ``Pending`` run row with the task's definition snapshot and
     return its id; the caller commits."""
     values = _new_run(
-        task, dependencies, workflow_id=workflow_id, trigger=trigger, scheduled_at=scheduled_at
+        task,
+        dependencies,
+        workflow_id=workflow_id,
+        trigger=trigger,
+        scheduled_at=scheduled_at,
+        triggered_by=triggered_by,
     )
     inserted = await session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id))
     run_id: int = inserted.scalar_one()
@@ -124,7 +137,9 @@ async def begin_scheduled_run(
     """The run row of a schedule fire, created once however often this is called.
 
     A run without dependencies has nothing to wait for and is created
-    ``Dispatched``. None when the task no longer exists. Every statement stands
+    ``Dispatched``. A fire time inside a recorded backfill of the task makes a
+    ``backfill`` run, attributed to whoever asked for it; any other is a
+    ``schedule`` run. None when the task no longer exists. Every statement stands
     on its own (the insert skips a row a concurrent or earlier call created),
     so this needs no transaction.
     """
@@ -133,7 +148,15 @@ async def begin_scheduled_run(
         return None
     task, dependencies = found
     values = _new_run(
-        task, dependencies, workflow_id=workflow_id, trigger="schedule", scheduled_at=scheduled_at
+        task,
+        dependencies,
+        workflow_id=workflow_id,
+        trigger=case(
+            (backfills.is_backfilled(task_id, scheduled_at), RunTrigger.BACKFILL.value),
+            else_=RunTrigger.SCHEDULE.value,
+        ),
+        scheduled_at=scheduled_at,
+        triggered_by=backfills.backfilled_by(task_id, scheduled_at),
     )
     values["temporal_run_id"] = temporal_run_id
     dispatch = not dependencies
@@ -301,6 +324,7 @@ class RunRow:
     execution_duration_ms: int | None
     created_at: datetime
     trigger: str
+    triggered_by: str | None
     workflow_id: str
     temporal_run_id: str | None
 
@@ -314,9 +338,15 @@ async def get_run(session: AsyncSession, run_id: int) -> TaskRun | None:
 
 
 async def list_runs(
-    session: AsyncSession, task_id: int, status: str | None, offset: int, limit: int
+    session: AsyncSession,
+    task_id: int,
+    status: str | None,
+    offset: int,
+    limit: int,
+    trigger: str | None = None,
 ) -> tuple[list[RunRow], int]:
-    """One page of a task's runs, newest first, and the total that match.
+    """One page of a task's runs (of one status and trigger when given),
+    newest first, and the total that match.
 
     Only the columns a run's view shows: not the definition snapshot, whose
     JSON was most of the cost of a full page.
@@ -324,6 +354,8 @@ async def list_runs(
     conditions = [TaskRun.task_id == task_id]
     if status is not None:
         conditions.append(TaskRun.status == status)
+    if trigger is not None:
+        conditions.append(TaskRun.trigger == trigger)
     total = await session.scalar(select(func.count()).select_from(TaskRun).where(*conditions))
     rows = await session.execute(
         select(*(TaskRun.__table__.c[name] for name in RUN_FIELDS))

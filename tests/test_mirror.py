@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.run_recorder import RunRecorder
-from domain.statuses import RunStatus
-from persistence import runs, tasks
+from domain.statuses import RunStatus, RunTrigger
+from persistence import backfills, runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from tests.conftest import Stack
@@ -72,6 +72,42 @@ def test_begin_run_is_idempotent_per_workflow_id(stack: Stack, autocommit: bool)
     ids, total = with_sessions(stack, work, autocommit=autocommit)
     assert total == 1
     assert len(set(ids)) == 1
+
+
+def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(stack: Stack) -> None:
+    settings = Settings.from_env(stack.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str | None]]:
+        task_id = await _new_task(sessions)
+        recorder = RunRecorder(sessions, settings)
+        async with sessions() as session, session.begin():
+            await backfills.record_backfill(
+                session,
+                task_id,
+                datetime(2026, 3, 8, 0, 0, tzinfo=UTC),
+                datetime(2026, 3, 8, 12, 0, tzinfo=UTC),
+                "ops-key",
+            )
+        seen = []
+        # Inside the range (both ends included), then a fire outside it.
+        for fired in ("2026-03-08T00:00:00Z", "2026-03-08T12:00:00Z", "2026-03-09T00:00:00Z"):
+            plan = await recorder.begin_run(
+                BeginRun(
+                    task_id=task_id,
+                    workflow_id=f"task-{task_id}-{fired}-{uuid.uuid4().hex[:4]}",
+                    temporal_run_id="r1",
+                    scheduled_at=fired,
+                )
+            )
+            row = await _row(sessions, plan.task_run_id)
+            seen.append((row.trigger, row.triggered_by))
+        return seen
+
+    assert with_sessions(stack, work) == [
+        ("backfill", "ops-key"),
+        ("backfill", "ops-key"),
+        ("schedule", None),
+    ]
 
 
 @SESSION_KINDS
@@ -203,7 +239,7 @@ def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommi
                     session,
                     *found,
                     workflow_id=f"wf-{uuid.uuid4().hex}",
-                    trigger="manual",
+                    trigger=RunTrigger.MANUAL,
                     scheduled_at=datetime.now(UTC),
                 )
         first = await recorder.begin_run(_attach(free, run_ids[free]))

@@ -29,7 +29,7 @@ from api.tasks.schemas import (
 )
 from api.tasks.service import TaskService
 from api.tasks.views import task_out
-from domain.statuses import TaskStatus
+from domain.statuses import RunTriggerName, TaskStatus
 
 # Ids beyond the columns' range name nothing: they are refused as input (422
 # naming the parameter) before any query is made.
@@ -126,9 +126,9 @@ class TaskController(Controller):
         summary="Run a task now",
     )
     async def trigger_task(
-        self, task_id: TaskIdParam, task_service: TaskService
+        self, task_id: TaskIdParam, principal: Principal, task_service: TaskService
     ) -> Envelope[TriggerOut]:
-        run_id = await task_service.trigger(task_id)
+        run_id = await task_service.trigger(task_id, principal.name)
         return ok(TriggerOut(task_run_id=run_id, message="Task triggered successfully"))
 
     @get(
@@ -144,8 +144,9 @@ class TaskController(Controller):
         page: int = 1,
         page_size: int = 20,
         status: RunStatusName | None = None,
+        trigger: RunTriggerName | None = None,
     ) -> Envelope[Page[RunOut]]:
-        return ok(await task_reader.runs(task_id, PageRequest.of(page, page_size), status))
+        return ok(await task_reader.runs(task_id, PageRequest.of(page, page_size), status, trigger))
 
     @get(
         "/{task_id:int}/stats",

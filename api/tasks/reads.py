@@ -58,12 +58,14 @@ class TaskReader:
             raise task_not_found(task_id)
         return task_detail(record, self._ui)
 
-    async def runs(self, task_id: int, page: PageRequest, status: str | None) -> Page[RunOut]:
+    async def runs(
+        self, task_id: int, page: PageRequest, status: str | None, trigger: str | None = None
+    ) -> Page[RunOut]:
         async with self._sessions() as session:
             if await tasks.get_task(session, task_id) is None:
                 raise task_not_found(task_id)
             rows, total = await runs.list_runs(
-                session, task_id, status, page.offset, page.page_size
+                session, task_id, status, page.offset, page.page_size, trigger
             )
         return page_of([run_out(run, self._ui) for run in rows], total, page)
 

@@ -85,6 +85,9 @@ class RunOut(msgspec.Struct):
     execution_duration_ms: int | None
     created_at: datetime
     trigger: str
+    """``schedule``, ``manual`` or ``backfill``."""
+    triggered_by: str | None
+    """The username or API key name that triggered or backfilled the run; null for a fire."""
     workflow_id: str
     temporal_run_id: str | None
     temporal_ui_url: str | None

@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.tasks.schemas import TaskPatch, TaskWrite
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
-from domain.statuses import RunStatus
+from domain.statuses import RunStatus, RunTrigger
 from persistence import runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
@@ -294,8 +294,9 @@ class TaskService:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     log.warning("could not cancel open run %s: %s", workflow_id, err)
 
-    async def trigger(self, task_id: int) -> int:
-        """Create the run row, then start its workflow; the run's id.
+    async def trigger(self, task_id: int, triggered_by: str) -> int:
+        """Create the run row (attributed to ``triggered_by``), then start its
+        workflow; the run's id.
 
         No row survives a failed start.
         """
@@ -309,8 +310,9 @@ class TaskService:
                 task,
                 dependencies,
                 workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
-                trigger="manual",
+                trigger=RunTrigger.MANUAL,
                 scheduled_at=datetime.now(UTC),
+                triggered_by=triggered_by,
             )
             workflow_id = manual_workflow_id(task_id, run_id)
             await runs.set_workflow_id(session, run_id, workflow_id)

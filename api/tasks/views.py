@@ -43,6 +43,7 @@ def run_out(run: TaskRun | RunRow, ui: WebUi) -> RunOut:
         execution_duration_ms=run.execution_duration_ms,
         created_at=run.created_at,
         trigger=run.trigger,
+        triggered_by=run.triggered_by,
         workflow_id=run.workflow_id,
         temporal_run_id=run.temporal_run_id,
         temporal_ui_url=ui.run_url(run.workflow_id, run.temporal_run_id),
