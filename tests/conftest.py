@@ -1,8 +1,9 @@
-"""Session fixtures: a real stack (Temporal dev server, API, orchestrator, shell worker).
+"""Session fixtures: a real stack (Temporal dev server, API, orchestrator, shell worker),
+and the API in this process (``app``) beside one shared Temporal dev server.
 
-The stack runs once per database backend: SQLite always, and Postgres as
-well when ``SCHEDULER_TEST_DATABASE_URL`` names a server (a fresh database is
-created on it for the session and dropped afterwards).
+Both run once per database backend: SQLite always, and Postgres as well when
+``SCHEDULER_TEST_DATABASE_URL`` names a server (a fresh database is created on
+it for the session and dropped afterwards).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
 import devstack
-from tests.helpers import Api
+from tests.dev_server import DevServer, running_dev_server
+from tests.helpers import Api, login
+from tests.in_process import App, running_app, sqlite_url
 
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
@@ -36,7 +40,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected, deselected = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("stack") if callspec is not None else None
+        params = callspec.params if callspec is not None else {}
+        backend = params.get("stack", params.get("app"))
         if item.get_closest_marker("one_backend") and backend not in (None, PRIMARY_BACKEND):
             deselected.append(item)
         else:
@@ -59,9 +64,16 @@ class Stack:
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+    """One login per default user and stack: each is an Argon2 verification."""
 
     def api(self, username: str | None = "admin") -> Api:
-        return Api(self.base_url, username)
+        if username is None:
+            return Api(self.base_url)
+        if username not in self.tokens:
+            with httpx.Client(base_url=self.base_url, timeout=30.0) as http:
+                self.tokens[username] = login(http, username)
+        return Api(self.base_url, token=self.tokens[username])
 
     def log_file(self, name: str) -> IO[bytes]:
         """An append-mode log for one process; closed when the stack stops."""
@@ -213,6 +225,36 @@ def running_stack(
             handle.close()
         if backend == "postgres":
             run_admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """The Temporal dev server of every in-process app and worker of the session."""
+    with running_dev_server(tmp_path_factory.mktemp("dev-server")) as server:
+        yield server
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of an empty database of ``backend``, dropped afterwards (Postgres)."""
+    if backend == "postgres":
+        with empty_postgres_database("scheduler_app") as url:
+            yield url
+    else:
+        yield sqlite_url(directory)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(
+    request: pytest.FixtureRequest, dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[App]:
+    """The API in this process on a fresh database of each backend."""
+    backend: str = request.param
+    with (
+        fresh_database(backend, tmp_path_factory.mktemp(f"app-{backend}")) as url,
+        running_app(backend, url, dev_server) as running,
+    ):
+        yield running
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

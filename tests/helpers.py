@@ -30,18 +30,35 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-class Api:
-    """``httpx.Client`` bound to the API, optionally logged in as one of the default users."""
+def login(http: httpx.Client, username: str) -> str:
+    """An access token of one of the default users."""
+    response = http.post(
+        "/api/auth/login", json={"username": username, "password": PASSWORDS[username]}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["data"]["access_token"]
+    return token
 
-    def __init__(self, base_url: str, username: str | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30.0)
-        self.token: str | None = None
-        if username is not None:
-            response = self.http.post(
-                "/api/auth/login", json={"username": username, "password": PASSWORDS[username]}
-            )
-            assert response.status_code == 200, response.text
-            self.token = response.json()["data"]["access_token"]
+
+class Api:
+    """An HTTP client of the API, optionally authenticated as one of the default users.
+
+    ``target`` is the API's base URL (a client of its own, closed by ``close``)
+    or a client to share, such as a Litestar ``TestClient`` of an app in this
+    process. ``token`` spares the login (an Argon2 verification) when the
+    caller already holds one.
+    """
+
+    def __init__(
+        self, target: str | httpx.Client, username: str | None = None, *, token: str | None = None
+    ) -> None:
+        if isinstance(target, str):
+            self.http, self._owns_http = httpx.Client(base_url=target, timeout=30.0), True
+        else:
+            self.http, self._owns_http = target, False
+        self.token = token
+        if username is not None and token is None:
+            self.token = login(self.http, username)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
@@ -100,7 +117,8 @@ class Api:
         return eventually(finished, timeout=timeout)
 
     def close(self) -> None:
-        self.http.close()
+        if self._owns_http:
+            self.http.close()
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 
-from tests.conftest import Stack
 from tests.helpers import Api, assert_error, unique
+from tests.in_process import App
 
 NEVER = "0 0 1 1 *"
 """A cron that does not fire while the tests run."""
@@ -114,11 +114,11 @@ def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def describe_schedule(stack: Stack, task_id: int) -> ScheduleDescription | None:
+def describe_schedule(app: App, task_id: int) -> ScheduleDescription | None:
     """The Temporal schedule of the task, or None when there is none."""
 
     async def describe() -> ScheduleDescription | None:
-        client = await Client.connect(stack.temporal_address)
+        client = await Client.connect(app.temporal_address, namespace=app.namespace)
         try:
             return await client.get_schedule_handle(f"task-{task_id}").describe()
         except RPCError as err:
@@ -135,9 +135,9 @@ def delete_task(api: Api, task_id: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_task(stack: Stack) -> Iterator[dict[str, Any]]:
+def shared_task(app: App) -> Iterator[dict[str, Any]]:
     """One task for the read-only checks of this module."""
-    api = stack.api("admin")
+    api = app.api("admin")
     try:
         yield api.create_task(name=unique("shared"))
     finally:
@@ -335,26 +335,26 @@ def test_unsupported_task_type_lists_the_supported_ones(admin: Api) -> None:
 
 
 @pytest.mark.parametrize("cron", ["*/5 * * * *", "@daily", "0 9 * * MON-FRI", "0 0 1 1 *"])
-def test_valid_cron_is_accepted_and_scheduled(stack: Stack, admin: Api, cron: str) -> None:
+def test_valid_cron_is_accepted_and_scheduled(app: App, admin: Api, cron: str) -> None:
     # Inactive: the schedule exists but is paused, so nothing fires during the tests.
     task = admin.create_task(schedule=cron, status="Inactive")
     try:
         assert task["schedule"] == cron
         assert task["status"] == "Inactive"
         assert task_state(admin, task["id"])["schedule"] == cron
-        described = describe_schedule(stack, task["id"])
+        described = describe_schedule(app, task["id"])
         assert described is not None
         assert described.schedule.state.paused is True
     finally:
         delete_task(admin, task["id"])
-    assert describe_schedule(stack, task["id"]) is None
+    assert describe_schedule(app, task["id"]) is None
 
 
-def test_valid_timezone_is_accepted_and_reaches_the_schedule(stack: Stack, admin: Api) -> None:
+def test_valid_timezone_is_accepted_and_reaches_the_schedule(app: App, admin: Api) -> None:
     task = admin.create_task(timezone="Europe/Berlin")
     assert task["timezone"] == "Europe/Berlin"
     assert task_state(admin, task["id"])["timezone"] == "Europe/Berlin"
-    described = describe_schedule(stack, task["id"])
+    described = describe_schedule(app, task["id"])
     assert described is not None
     assert described.schedule.spec.time_zone_name == "Europe/Berlin"
 
@@ -428,19 +428,19 @@ def test_transitive_cycle_is_refused(admin: Api, method: str) -> None:
     assert response.json()["data"]["dependencies"] == [other["id"]]
 
 
-def test_task_with_dependents_cannot_be_deleted(stack: Stack, admin: Api) -> None:
+def test_task_with_dependents_cannot_be_deleted(app: App, admin: Api) -> None:
     a = admin.create_task()
     b = admin.create_task(dependencies=[a["id"]])
     error = assert_error(admin.delete(f"/api/tasks/{a['id']}"), 409, "TASK_HAS_DEPENDENTS")
     assert error["error"]["details"]["dependents"] == [b["id"]]
     assert task_state(admin, a["id"])["name"] == a["name"]
-    assert describe_schedule(stack, a["id"]) is not None
+    assert describe_schedule(app, a["id"]) is not None
     assert task_state(admin, b["id"])["dependencies"] == [a["id"]]
 
     delete_task(admin, b["id"])
     delete_task(admin, a["id"])
     assert_error(admin.get(f"/api/tasks/{a['id']}"), 404, "TASK_NOT_FOUND")
-    assert describe_schedule(stack, a["id"]) is None
+    assert describe_schedule(app, a["id"]) is None
 
 
 # -- duplicate names -------------------------------------------------------------
@@ -567,7 +567,7 @@ def test_bad_put_leaves_task_unchanged(
 # -- the Temporal side of refused writes ------------------------------------------------
 
 
-def test_refused_creates_leave_no_schedule(stack: Stack, admin: Api) -> None:
+def test_refused_creates_leave_no_schedule(app: App, admin: Api) -> None:
     probe = admin.create_task()
     bad_bodies = [
         (valid_body(name=probe["name"]), 409, "DUPLICATE_TASK_NAME"),
@@ -580,22 +580,22 @@ def test_refused_creates_leave_no_schedule(stack: Stack, admin: Api) -> None:
         assert_error(admin.post("/api/tasks", json=body), status, code)
     next_id = probe["id"] + 1
     assert_error(admin.get(f"/api/tasks/{next_id}"), 404, "TASK_NOT_FOUND")
-    assert describe_schedule(stack, next_id) is None
+    assert describe_schedule(app, next_id) is None
 
     # The check can see a schedule when there is one.
     created = admin.create_task()
-    assert describe_schedule(stack, created["id"]) is not None
+    assert describe_schedule(app, created["id"]) is not None
     for task_id in range(next_id, created["id"]):
         assert_error(admin.get(f"/api/tasks/{task_id}"), 404, "TASK_NOT_FOUND")
-        assert describe_schedule(stack, task_id) is None
+        assert describe_schedule(app, task_id) is None
 
 
-def test_refused_updates_leave_the_schedule_unchanged(stack: Stack, admin: Api) -> None:
+def test_refused_updates_leave_the_schedule_unchanged(app: App, admin: Api) -> None:
     other = admin.create_task()
     task = admin.create_task()
     task_id = task["id"]
     before_row = task_state(admin, task_id)
-    before = describe_schedule(stack, task_id)
+    before = describe_schedule(app, task_id)
     assert before is not None
     assert before.schedule.state.paused is False
 
@@ -628,7 +628,7 @@ def test_refused_updates_leave_the_schedule_unchanged(stack: Stack, admin: Api) 
     for method, body, status, code in refused:
         assert_error(admin.request(method, f"/api/tasks/{task_id}", json=body), status, code)
         assert task_state(admin, task_id) == before_row
-        after = describe_schedule(stack, task_id)
+        after = describe_schedule(app, task_id)
         assert after is not None
         assert after.schedule.spec == before.schedule.spec, (method, body)
         assert after.schedule.state.paused is False, (method, body)
@@ -636,7 +636,7 @@ def test_refused_updates_leave_the_schedule_unchanged(stack: Stack, admin: Api) 
     # The check sees a change when there is one.
     response = admin.patch(f"/api/tasks/{task_id}", json={"schedule": "0 12 * * *"})
     assert response.status_code == 200, response.text
-    changed = describe_schedule(stack, task_id)
+    changed = describe_schedule(app, task_id)
     assert changed is not None
     assert changed.schedule.spec != before.schedule.spec
 
@@ -797,7 +797,7 @@ def test_status_and_task_type_filters(admin: Api) -> None:
 # -- full replace and partial update --------------------------------------------------
 
 
-def test_put_replaces_the_whole_definition(stack: Stack, admin: Api) -> None:
+def test_put_replaces_the_whole_definition(app: App, admin: Api) -> None:
     dependency = admin.create_task()
     task = admin.create_task(
         parameters={"command": "echo old", "working_directory": "/tmp"},
@@ -829,12 +829,12 @@ def test_put_replaces_the_whole_definition(stack: Stack, admin: Api) -> None:
     assert state["created_at"] == task["created_at"]
     # The dependency lost its dependent, so it can now be deleted.
     delete_task(admin, dependency["id"])
-    described = describe_schedule(stack, task["id"])
+    described = describe_schedule(app, task["id"])
     assert described is not None
     assert described.schedule.spec.time_zone_name in ("UTC", "", None)
 
 
-def test_patch_changes_only_the_given_fields(stack: Stack, admin: Api) -> None:
+def test_patch_changes_only_the_given_fields(app: App, admin: Api) -> None:
     dependency = admin.create_task()
     task = admin.create_task(
         parameters={"command": "echo keep", "working_directory": "/tmp"},
@@ -850,7 +850,7 @@ def test_patch_changes_only_the_given_fields(stack: Stack, admin: Api) -> None:
     unchanged = {k: v for k, v in before.items() if k not in ("timeout_seconds", "updated_at")}
     assert {k: after[k] for k in unchanged} == unchanged
 
-    schedule_before = describe_schedule(stack, task["id"])
+    schedule_before = describe_schedule(app, task["id"])
     assert schedule_before is not None and schedule_before.schedule.state.paused is False
     response = admin.patch(
         f"/api/tasks/{task['id']}", json={"status": "Inactive", "name": unique("patched")}
@@ -863,7 +863,7 @@ def test_patch_changes_only_the_given_fields(stack: Stack, admin: Api) -> None:
     assert patched["dependencies"] == [dependency["id"]]
     assert patched["parameters"] == before["parameters"]
     assert patched["schedule"] == before["schedule"]
-    schedule_after = describe_schedule(stack, task["id"])
+    schedule_after = describe_schedule(app, task["id"])
     assert schedule_after is not None
     assert schedule_after.schedule.state.paused is True
     assert schedule_after.schedule.spec == schedule_before.schedule.spec
