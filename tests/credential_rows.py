@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,13 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from persistence import users
 from persistence.database import create_engine, create_sessionmaker
 from persistence.models import ApiKey, RevokedToken, User
-from tests.conftest import Stack
 
 T = TypeVar("T")
 
 
+class HasDatabase(Protocol):
+    """A stack or an in-process app: anything with the URL of the database it serves."""
+
+    @property
+    def database_url(self) -> str: ...
+
+
 def with_sessions(
-    stack: Stack,
+    stack: HasDatabase,
     work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
     *,
     autocommit: bool = False,
@@ -37,7 +43,7 @@ def with_sessions(
     return asyncio.run(main())
 
 
-def revocation_expiry(stack: Stack, token_id: str) -> datetime | None:
+def revocation_expiry(stack: HasDatabase, token_id: str) -> datetime | None:
     """When the revocation of ``token_id`` (a jti or ``family:<id>``) may be purged."""
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> datetime | None:
@@ -48,7 +54,7 @@ def revocation_expiry(stack: Stack, token_id: str) -> datetime | None:
     return with_sessions(stack, work)
 
 
-def add_revocation(stack: Stack, token_id: str, expires_at: datetime) -> None:
+def add_revocation(stack: HasDatabase, token_id: str, expires_at: datetime) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
             session.add(RevokedToken(jti=token_id, expires_at=expires_at, revoked_at=expires_at))
@@ -56,7 +62,7 @@ def add_revocation(stack: Stack, token_id: str, expires_at: datetime) -> None:
     with_sessions(stack, work)
 
 
-def api_key_row(stack: Stack, key_id: str) -> dict[str, Any]:
+def api_key_row(stack: HasDatabase, key_id: str) -> dict[str, Any]:
     """Every column of one ``api_keys`` row, by column name."""
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
@@ -71,7 +77,7 @@ def api_key_row(stack: Stack, key_id: str) -> dict[str, Any]:
     return with_sessions(stack, work)
 
 
-def set_api_key_expiry(stack: Stack, key_id: str, expires_at: datetime) -> None:
+def set_api_key_expiry(stack: HasDatabase, key_id: str, expires_at: datetime) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
             await session.execute(
@@ -81,7 +87,7 @@ def set_api_key_expiry(stack: Stack, key_id: str, expires_at: datetime) -> None:
     with_sessions(stack, work)
 
 
-def password_hash(stack: Stack, username: str) -> str:
+def password_hash(stack: HasDatabase, username: str) -> str:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> str:
         async with sessions() as session:
             value = await session.scalar(
@@ -93,7 +99,7 @@ def password_hash(stack: Stack, username: str) -> str:
     return with_sessions(stack, work)
 
 
-def add_user(stack: Stack, username: str, password_hash: str, role: str = "Viewer") -> None:
+def add_user(stack: HasDatabase, username: str, password_hash: str, role: str = "Viewer") -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
             await users.add(

@@ -1,19 +1,19 @@
-"""Worker registry rows written straight into the database, so a test controls the counts."""
+"""Rows written straight into the database: worker registry rows, so a test controls
+the counts, and run ends, for the API tests that have no worker to finish a run."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from persistence.models import Worker
-from tests.conftest import Stack
-from tests.credential_rows import with_sessions
+from persistence.models import TaskRun, Worker
+from tests.credential_rows import HasDatabase, with_sessions
 
 
-def add_workers(stack: Stack, statuses: list[str]) -> list[str]:
+def add_workers(stack: HasDatabase, statuses: list[str]) -> list[str]:
     """Worker rows with these statuses (``Alive``/``Down``); returns their ids."""
     ids = [f"test-worker-{uuid.uuid4().hex[:8]}" for _ in statuses]
 
@@ -39,9 +39,32 @@ def add_workers(stack: Stack, statuses: list[str]) -> list[str]:
     return ids
 
 
-def remove_workers(stack: Stack, ids: list[str]) -> None:
+def remove_workers(stack: HasDatabase, ids: list[str]) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
             await session.execute(delete(Worker).where(Worker.id.in_(ids)))
+
+    with_sessions(stack, work)
+
+
+def complete_run(stack: HasDatabase, run_id: int, output: str = "done\n") -> None:
+    """End an open run ``Completed`` as an executor and the orchestrator would have."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        now = datetime.now(UTC)
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(TaskRun)
+                .where(TaskRun.id == run_id)
+                .values(
+                    status="Completed",
+                    dispatched_at=now,
+                    started_at=now,
+                    completed_at=now,
+                    execution_duration_ms=0,
+                    result=output,
+                    worker_id="test-worker",
+                )
+            )
 
     with_sessions(stack, work)

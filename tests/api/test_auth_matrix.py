@@ -22,8 +22,9 @@ import jwt
 import pytest
 
 from settings import Settings
-from tests.conftest import Stack
-from tests.helpers import PASSWORDS, assert_error, eventually, unique
+from tests.helpers import PASSWORDS, assert_error, unique
+from tests.in_process import App
+from tests.rows import add_workers, complete_run, remove_workers
 
 pytestmark = pytest.mark.one_backend
 
@@ -226,68 +227,64 @@ def comparable(task: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(stack: Stack) -> Iterator[World]:
-    settings = Settings.from_env(stack.env)
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        admin_login = login(http, "admin")
-        admin_id = admin_login["user"]["id"]
-        admin_headers = bearer(admin_login["access_token"])
+def world(app: App) -> Iterator[World]:
+    settings = app.settings
+    http = app.client
+    admin_login = login(http, "admin")
+    admin_id = admin_login["user"]["id"]
+    admin_headers = bearer(admin_login["access_token"])
 
-        headers: dict[str, dict[str, str]] = {"no-token": {}}
-        for role in ROLES:
-            headers[role] = bearer(login(http, role)["access_token"])
-        for permission in ALL_PERMISSIONS:
-            headers[f"key:{permission}"] = bearer(create_key(http, admin_headers, [permission])[1])
+    headers: dict[str, dict[str, str]] = {"no-token": {}}
+    for role in ROLES:
+        headers[role] = bearer(login(http, role)["access_token"])
+    for permission in ALL_PERMISSIONS:
+        headers[f"key:{permission}"] = bearer(create_key(http, admin_headers, [permission])[1])
 
-        revoked = login(http, "admin")["access_token"]
-        assert http.post("/api/auth/logout", headers=bearer(revoked)).status_code == 200
-        headers["revoked"] = bearer(revoked)
-        headers["refresh-as-access"] = bearer(admin_login["refresh_token"])
-        headers["malformed"] = bearer("not-a-token")
-        headers["expired"] = bearer(forge(settings, admin_id, exp=int(time.time()) - 30))
-        headers["wrong-signature"] = bearer(forge(settings, admin_id, secret=uuid.uuid4().hex))
-        headers["alg-none"] = bearer(forge(settings, admin_id, secret=None, algorithm="none"))
-        headers["alg-hs512"] = bearer(forge(settings, admin_id, algorithm="HS512"))
-        headers["wrong-issuer"] = bearer(forge(settings, admin_id, iss="someone-else"))
-        headers["wrong-audience"] = bearer(forge(settings, admin_id, aud="another-api"))
-        assert set(headers) == set(CALLERS)
+    revoked = login(http, "admin")["access_token"]
+    assert http.post("/api/auth/logout", headers=bearer(revoked)).status_code == 200
+    headers["revoked"] = bearer(revoked)
+    headers["refresh-as-access"] = bearer(admin_login["refresh_token"])
+    headers["malformed"] = bearer("not-a-token")
+    headers["expired"] = bearer(forge(settings, admin_id, exp=int(time.time()) - 30))
+    headers["wrong-signature"] = bearer(forge(settings, admin_id, secret=uuid.uuid4().hex))
+    headers["alg-none"] = bearer(forge(settings, admin_id, secret=None, algorithm="none"))
+    headers["alg-hs512"] = bearer(forge(settings, admin_id, algorithm="HS512"))
+    headers["wrong-issuer"] = bearer(forge(settings, admin_id, iss="someone-else"))
+    headers["wrong-audience"] = bearer(forge(settings, admin_id, aud="another-api"))
+    assert set(headers) == set(CALLERS)
 
-        def admin(method: str, path: str, **kwargs: Any) -> httpx.Response:
-            return http.request(method, path, headers=admin_headers, **kwargs)
+    def admin(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return http.request(method, path, headers=admin_headers, **kwargs)
 
-        created = admin("POST", "/api/tasks", json=task_body("matrix-shared"))
-        assert created.status_code == 201, created.text
-        task_id = created.json()["data"]["id"]
-        run_id = admin("POST", f"/api/tasks/{task_id}/trigger").json()["data"]["task_run_id"]
-        eventually(
-            lambda: (
-                admin("GET", f"/api/task-runs/{run_id}").json()["data"]["status"] == "Completed"
-            ),
-            timeout=60,
-        )
-        blocker = admin("POST", "/api/tasks", json=task_body("matrix-blocker")).json()["data"]
-        waiting_body = {**task_body("matrix-waiting"), "dependencies": [blocker["id"]]}
-        waiting = admin("POST", "/api/tasks", json=waiting_body)
-        assert waiting.status_code == 201, waiting.text
-        workers = eventually(lambda: admin("GET", "/api/workers").json()["data"]["items"])
-        victim_key_id, victim_key = create_key(http, admin_headers, ["TaskRead"])
+    created = admin("POST", "/api/tasks", json=task_body("matrix-shared"))
+    assert created.status_code == 201, created.text
+    task_id = created.json()["data"]["id"]
+    run_id = admin("POST", f"/api/tasks/{task_id}/trigger").json()["data"]["task_run_id"]
+    complete_run(app, run_id)  # no worker runs in this process
+    blocker = admin("POST", "/api/tasks", json=task_body("matrix-blocker")).json()["data"]
+    waiting_body = {**task_body("matrix-waiting"), "dependencies": [blocker["id"]]}
+    waiting = admin("POST", "/api/tasks", json=waiting_body)
+    assert waiting.status_code == 201, waiting.text
+    (worker_id,) = add_workers(app, ["Alive"])
+    victim_key_id, victim_key = create_key(http, admin_headers, ["TaskRead"])
 
-        world = World(
-            http=http,
-            admin_headers=admin_headers,
-            headers=headers,
-            task_id=task_id,
-            task_snapshot=comparable(admin("GET", f"/api/tasks/{task_id}").json()["data"]),
-            run_id=run_id,
-            worker_id=workers[0]["id"],
-            victim_key_id=victim_key_id,
-            victim_key=victim_key,
-            waiting_task_id=waiting.json()["data"]["id"],
-        )
-        yield world
-        # Deleting a task deletes its schedule and cancels its open runs.
-        for leftover in [*world.tasks_to_delete, world.waiting_task_id, blocker["id"], task_id]:
-            admin("DELETE", f"/api/tasks/{leftover}")
+    world = World(
+        http=http,
+        admin_headers=admin_headers,
+        headers=headers,
+        task_id=task_id,
+        task_snapshot=comparable(admin("GET", f"/api/tasks/{task_id}").json()["data"]),
+        run_id=run_id,
+        worker_id=worker_id,
+        victim_key_id=victim_key_id,
+        victim_key=victim_key,
+        waiting_task_id=waiting.json()["data"]["id"],
+    )
+    yield world
+    # Deleting a task deletes its schedule and cancels its open runs.
+    for leftover in [*world.tasks_to_delete, world.waiting_task_id, blocker["id"], task_id]:
+        admin("DELETE", f"/api/tasks/{leftover}")
+    remove_workers(app, [worker_id])
 
 
 def prepare(world: World, route: Route, caller: str, allowed: bool) -> tuple[str, Any]:
@@ -412,9 +409,9 @@ def test_refused_cells_left_the_shared_objects_alone(world: World) -> None:
         assert still.status_code == 200, still.text
 
 
-def test_the_forged_tokens_fail_only_for_their_flaw(stack: Stack, world: World) -> None:
+def test_the_forged_tokens_fail_only_for_their_flaw(app: App, world: World) -> None:
     """Control: the forging itself is right, so each refused forgery is refused for its flaw."""
-    settings = Settings.from_env(stack.env)
+    settings = app.settings
     admin_id = world.admin("GET", "/api/auth/validate").json()["data"]["user_id"]
     response = world.http.get("/api/auth/validate", headers=bearer(forge(settings, admin_id)))
     assert response.status_code == 200, response.text

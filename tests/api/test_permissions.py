@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,9 @@ import jwt
 import pytest
 
 from settings import Settings
-from tests.conftest import Stack
 from tests.helpers import PASSWORDS, Api, assert_error, unique
+from tests.in_process import App
+from tests.rows import complete_run
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,13 @@ class Resources:
 
 
 @pytest.fixture(scope="module")
-def resources(stack: Stack) -> Iterator[Resources]:
-    """A task and one of its runs, for the requests that are refused anyway."""
-    api = stack.api("admin")
-    try:
-        task = api.create_task(name=unique("perm-target"))
-        run_id = api.trigger(task["id"])
-        api.wait_for_run(run_id)
-        yield Resources(task_id=task["id"], run_id=run_id)
-    finally:
-        api.close()
+def resources(app: App) -> Resources:
+    """A task and one of its runs (finished), for the requests that are refused anyway."""
+    api = app.api("admin")
+    task = api.create_task(name=unique("perm-target"))
+    run_id = api.trigger(task["id"])
+    complete_run(app, run_id)
+    return Resources(task_id=task["id"], run_id=run_id)
 
 
 def path_of(route: Route, task_id: int, run_id: int) -> str:
@@ -153,18 +150,18 @@ def _forged(
 
 
 @pytest.fixture(scope="module")
-def bad_tokens(stack: Stack) -> dict[str, str]:
+def bad_tokens(app: App) -> dict[str, str]:
     """Tokens that must not authenticate, by kind."""
-    settings = Settings.from_env(stack.env)
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        response = login(http, "admin", PASSWORDS["admin"])
-        assert response.status_code == 200, response.text
-        refresh_token = response.json()["data"]["refresh_token"]
-        admin_id = response.json()["data"]["user"]["id"]
+    settings = app.settings
+    http = app.client
+    response = login(http, "admin", PASSWORDS["admin"])
+    assert response.status_code == 200, response.text
+    refresh_token = response.json()["data"]["refresh_token"]
+    admin_id = response.json()["data"]["user"]["id"]
 
-        revoked = login(http, "admin", PASSWORDS["admin"]).json()["data"]["access_token"]
-        out = http.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked}"})
-        assert out.status_code == 200, out.text
+    revoked = login(http, "admin", PASSWORDS["admin"]).json()["data"]["access_token"]
+    out = http.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked}"})
+    assert out.status_code == 200, out.text
 
     return {
         "garbage": "garbage",
@@ -209,11 +206,10 @@ def test_bad_token_is_invalid_token(
     assert snapshot(admin, resources.task_id) == before
 
 
-def test_forged_token_with_the_real_secret_is_accepted(stack: Stack, anonymous: Api) -> None:
+def test_forged_token_with_the_real_secret_is_accepted(app: App, anonymous: Api) -> None:
     """Control for the forged tokens above: only their flaw makes them fail."""
-    settings = Settings.from_env(stack.env)
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        admin_id = login(http, "admin", PASSWORDS["admin"]).json()["data"]["user"]["id"]
+    settings = app.settings
+    admin_id = login(app.client, "admin", PASSWORDS["admin"]).json()["data"]["user"]["id"]
     token = _forged(settings, secret=settings.jwt_secret, subject=admin_id)
     response = anonymous.get("/api/auth/validate", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
@@ -243,6 +239,9 @@ def test_role_matrix(
     route: Route,
 ) -> None:
     caller: Api = request.getfixturevalue(role)
+    if route.path == "/api/auth/logout":
+        # A session of its own: ending the shared one would end it for the tests after this.
+        caller = Api(caller.http, role)
     allowed = route.kind in ROLE_CAN[role]
     # A fresh task per request, so a permitted write (or delete) touches nothing shared.
     task = admin.create_task(name=unique(f"perm-{role}"))
@@ -306,7 +305,7 @@ def test_operator_cannot_delete(admin: Api, operator: Api) -> None:
     ],
 )
 def test_roles_carry_the_documented_permissions(
-    request: pytest.FixtureRequest, stack: Stack, username: str, permissions: set[str]
+    request: pytest.FixtureRequest, app: App, username: str, permissions: set[str]
 ) -> None:
     caller: Api = request.getfixturevalue(username)
     response = caller.get("/api/auth/validate")
