@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from domain.cron import CronError, to_temporal_cron
 from domain.parameters import ParameterError, validate_parameters
 from processes.output import BoundedOutput
 from settings import Settings, SettingsError
-from workflows.cron import CronError, to_temporal_cron
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.cron import to_temporal_cron
 from domain.tasks import ScheduledTask
 from settings import Settings
 from workflows import search_attributes
-from workflows.cron import to_temporal_cron
 from workflows.payloads import RunInput
 from workflows.task_run import TaskRunWorkflow
 

@@ -23,13 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.tasks.schemas import TaskPatch, TaskWrite
+from domain.cron import CronError, to_temporal_cron
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from domain.statuses import RunStatus, RunTrigger
 from persistence import runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
-from workflows.cron import CronError, to_temporal_cron
 from workflows.payloads import RunInput
 from workflows.schedules import ScheduleManager, manual_workflow_id
 from workflows.task_run import TaskRunWorkflow
