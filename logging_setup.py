@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from api.timestamps import rfc3339
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # What a plain LogRecord carries; everything else on a record is a structured field
@@ -53,7 +55,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created, UTC)
         payload: dict[str, Any] = {
-            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": rfc3339(moment, "milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -8,9 +8,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
@@ -30,6 +28,7 @@ from processes.spawn import wait_for_children_with_pidfds
 from settings import Settings
 from worker.registry import WorkerRegistration, outbound_ip
 from workflows.client import connect, register_search_attributes
+from workflows.executors import ExecutorActivity
 from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow
 
@@ -108,7 +107,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         watchdog = await GroupWatchdog.start(settings.kill_grace_seconds)
         context = ExecutionContext(settings, watchdog)
         http = HttpExecutor(context, tracker)
-        executors: dict[str, Callable[..., Any]] = {
+        executors: dict[str, ExecutorActivity] = {
             "shell": ShellExecutor(context, tracker).run_shell,
             "http": http.run_http,
             "python": PythonExecutor(context, tracker).run_python,

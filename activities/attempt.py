@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.run_log import log_transition
-from activities.timestamps import to_rfc3339
+from domain import failures
 from domain.parameters import ParameterError
 from domain.statuses import RunStatus
 from persistence import runs
@@ -29,9 +29,6 @@ from processes.spawn import ProcessOutcome
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 log = logging.getLogger(__name__)
-
-# The workflow marks these non-retryable: a retry cannot fix a refused parameter.
-INVALID_PARAMETERS = "InvalidParameters"
 
 
 @dataclass
@@ -47,7 +44,7 @@ class Attempt:
         return ExecutionResult(
             worker_id=self.worker_id,
             attempt=self.number,
-            started_at=to_rfc3339(self.started_at),
+            started_at=self.started_at,
             duration_ms=int((time.monotonic() - self.began) * 1000),
             output=output,
             error=error,
@@ -57,7 +54,12 @@ class Attempt:
         return self._result(output)
 
     def failed(
-        self, reason: str, output: str = "", *, kind: str = "TaskFailed", retryable: bool = True
+        self,
+        reason: str,
+        output: str = "",
+        *,
+        kind: str = failures.TASK_FAILED,
+        retryable: bool = True,
     ) -> ApplicationError:
         """The error to raise: it carries the attempt's report to the workflow."""
         return ApplicationError(
@@ -65,14 +67,17 @@ class Attempt:
         )
 
     def invalid(self, exc: ParameterError) -> ApplicationError:
-        return self.failed(f"{exc.field}: {exc.message}", kind=INVALID_PARAMETERS, retryable=False)
+        # The workflow's retry policy lists this kind as non-retryable too.
+        return self.failed(
+            f"{exc.field}: {exc.message}", kind=failures.INVALID_PARAMETERS, retryable=False
+        )
 
     def from_process(self, outcome: ProcessOutcome) -> ExecutionResult:
         """Success for exit code 0 (stdout is the result); otherwise raise a retryable failure."""
         output = outcome.stdout.text()
         if outcome.exit_code == 0:
             return self.succeeded(output)
-        raise self.failed(outcome.failure_reason(), output, kind="CommandFailed")
+        raise self.failed(outcome.failure_reason(), output, kind=failures.COMMAND_FAILED)
 
 
 async def _heartbeat_forever(every_seconds: float) -> None:

@@ -24,6 +24,7 @@ from activities.attempt import Attempt, AttemptTracker
 from activities.environment import ExecutionContext
 from activities.http_body import DecodingFailed, ResponseBody, UnsupportedEncoding
 from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
+from domain import failures
 from domain.parameters import HttpParameters, ParameterError
 from workflows.payloads import ExecuteTask, ExecutionResult
 
@@ -49,6 +50,8 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 class HttpExecutor:
+    """Implements ``workflows.executors.Executors.run_http``."""
+
     def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
         self._context = context
         self._tracker = tracker
@@ -68,17 +71,18 @@ class HttpExecutor:
             except BlockedAddress as exc:
                 raise attempt.invalid(ParameterError("parameters.url", str(exc))) from exc
             except ResolutionFailed as exc:
-                raise attempt.failed(str(exc), kind="HttpTransportError") from exc
+                raise attempt.failed(str(exc), kind=failures.HTTP_TRANSPORT_ERROR) from exc
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise attempt.failed(
                     f"the request did not complete within timeout_ms={params.timeout_ms}",
-                    kind="HttpTimeout",
+                    kind=failures.HTTP_TIMEOUT,
                 ) from exc
             except (UnsupportedEncoding, DecodingFailed) as exc:
-                raise attempt.failed(str(exc), kind="HttpDecodingError") from exc
+                raise attempt.failed(str(exc), kind=failures.HTTP_DECODING_ERROR) from exc
             except httpx.HTTPError as exc:
                 raise attempt.failed(
-                    f"request failed: {type(exc).__name__}: {exc}", kind="HttpTransportError"
+                    f"request failed: {type(exc).__name__}: {exc}",
+                    kind=failures.HTTP_TRANSPORT_ERROR,
                 ) from exc
 
     async def _send(self, attempt: Attempt, params: HttpParameters) -> ExecutionResult:
@@ -125,6 +129,8 @@ class HttpExecutor:
             raise attempt.failed(
                 f"HTTP {response.status_code} {response.reason_phrase} from {url}",
                 output,
-                kind="HttpStatusError",
+                kind=failures.HTTP_STATUS_ERROR,
             )
-        raise attempt.failed(f"more than {MAX_REDIRECTS} redirects", kind="HttpTooManyRedirects")
+        raise attempt.failed(
+            f"more than {MAX_REDIRECTS} redirects", kind=failures.HTTP_TOO_MANY_REDIRECTS
+        )

@@ -22,6 +22,8 @@ def _executable(path: str) -> bool:
 
 
 class PythonExecutor:
+    """Implements ``workflows.executors.Executors.run_python``."""
+
     def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
         self._context = context
         self._tracker = tracker

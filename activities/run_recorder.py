@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.run_log import log_transition
-from activities.timestamps import parse_rfc3339
+from domain import failures
 from domain.statuses import RunStatus
 from persistence import runs
 from settings import Settings
@@ -22,10 +22,15 @@ from workflows.payloads import (
     NotifyDependents,
     RunPlan,
 )
+from workflows.run_mirror import RunMirror
+from workflows.task_run import TaskRunWorkflow
 
 
-class RunRecorder:
-    """Idempotent writes: a retried call never duplicates a row or moves a run backwards."""
+class RunRecorder(RunMirror):
+    """The mirror writes ``TaskRunWorkflow`` declares in ``RunMirror``.
+
+    Idempotent writes: a retried call never duplicates a row or moves a run backwards.
+    """
 
     def __init__(
         self,
@@ -55,12 +60,12 @@ class RunRecorder:
                     start.task_id,
                     start.workflow_id,
                     start.temporal_run_id,
-                    parse_rfc3339(start.scheduled_at),
+                    start.scheduled_at,
                 )
                 missing = f"task {start.task_id}"
             if run is None:
                 raise ApplicationError(
-                    f"{missing} no longer exists", type="TaskNotFound", non_retryable=True
+                    f"{missing} no longer exists", type=failures.TASK_NOT_FOUND, non_retryable=True
                 )
             definition = run.definition
             dependencies = list(definition.get("dependencies", []))
@@ -106,12 +111,12 @@ class RunRecorder:
                 finish.task_run_id,
                 runs.RunEnd(
                     status=RunStatus(finish.status),
-                    completed_at=parse_rfc3339(finish.completed_at),
+                    completed_at=finish.completed_at,
                     result=finish.result,
                     error_message=finish.error_message,
                     worker_id=finish.worker_id,
                     retry_count=finish.retry_count,
-                    started_at=parse_rfc3339(finish.started_at) if finish.started_at else None,
+                    started_at=finish.started_at,
                     execution_duration_ms=finish.execution_duration_ms,
                 ),
             )
@@ -146,8 +151,8 @@ class RunRecorder:
             return
         for workflow_id in workflow_ids:
             try:
-                await self._client.get_workflow_handle(workflow_id).signal(
-                    "dependency_completed", task_id
+                await self._client.get_workflow_handle_for(TaskRunWorkflow.run, workflow_id).signal(
+                    TaskRunWorkflow.dependency_completed, task_id
                 )
             except RPCError as err:
                 # Finished or gone in the meantime: nothing is waiting there any more.

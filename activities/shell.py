@@ -11,6 +11,8 @@ from workflows.payloads import ExecuteTask, ExecutionResult
 
 
 class ShellExecutor:
+    """Implements ``workflows.executors.Executors.run_shell``."""
+
     def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
         self._context = context
         self._tracker = tracker

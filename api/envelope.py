@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 
 from api.body import body_required
 from api.errors import ApiError, ErrorCode
+from api.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,7 +71,7 @@ def ok(data: T) -> Envelope[T]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
 
 
 def error_response(error: ApiError) -> Response[ErrorEnvelope]:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.timestamps import rfc3339
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -169,7 +171,7 @@ class Report:
         path = results_dir / f"{self.benchmark}.json"
         document = {
             "benchmark": self.benchmark,
-            "measured_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "measured_at": rfc3339(datetime.now(UTC), "auto"),
             "parameters": self.parameters,
             "machine": machine(),
             "load_average_before": self.load_before,

@@ -22,6 +22,8 @@ from workflows.payloads import BeginRun, FinishRun
 
 T = TypeVar("T")
 
+NEW_YEAR_2030 = datetime(2030, 1, 1, tzinfo=UTC)
+
 # The workers write with autocommit sessions (each statement its own
 # transaction on Postgres); the writes must hold with ordinary ones too.
 SESSION_KINDS = pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "tx"])
@@ -61,7 +63,7 @@ def test_begin_run_is_idempotent_per_workflow_id(stack: Stack, autocommit: bool)
             task_id=task_id,
             workflow_id=f"task-{task_id}-2030-01-01T00:00:00Z-{uuid.uuid4().hex[:4]}",
             temporal_run_id="r1",
-            scheduled_at="2030-01-01T00:00:00Z",
+            scheduled_at=NEW_YEAR_2030,
         )
         # Retries of the same start, some of them concurrent.
         plans = await asyncio.gather(*(recorder.begin_run(start) for _ in range(5)))
@@ -96,7 +98,7 @@ def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(stack: Stack) -> No
                     task_id=task_id,
                     workflow_id=f"task-{task_id}-{fired}-{uuid.uuid4().hex[:4]}",
                     temporal_run_id="r1",
-                    scheduled_at=fired,
+                    scheduled_at=datetime.fromisoformat(fired),
                 )
             )
             row = await _row(sessions, plan.task_run_id)
@@ -122,7 +124,7 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocom
                 task_id=task_id,
                 workflow_id=f"wf-{uuid.uuid4().hex}",
                 temporal_run_id="r1",
-                scheduled_at="2030-01-01T00:00:00Z",
+                scheduled_at=NEW_YEAR_2030,
             )
         )
         run_id = plan.task_run_id
@@ -135,14 +137,16 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocom
         finish = FinishRun(
             task_run_id=run_id,
             status=RunStatus.COMPLETED,
-            completed_at="2030-01-01T00:00:03Z",
+            completed_at=NEW_YEAR_2030 + timedelta(seconds=3),
             result="ok",
         )
         await recorder.finish_run(finish)
         # A duplicate finish with another outcome, then late Running/Dispatched writes.
         await recorder.finish_run(
             FinishRun(
-                task_run_id=run_id, status=RunStatus.FAILED, completed_at="2030-01-01T00:00:09Z"
+                task_run_id=run_id,
+                status=RunStatus.FAILED,
+                completed_at=NEW_YEAR_2030 + timedelta(seconds=9),
             )
         )
         async with sessions() as session, session.begin():
@@ -176,7 +180,7 @@ def _fire(task_id: int) -> BeginRun:
         task_id=task_id,
         workflow_id=f"wf-{uuid.uuid4().hex}",
         temporal_run_id="r1",
-        scheduled_at="2030-01-01T00:00:00Z",
+        scheduled_at=NEW_YEAR_2030,
     )
 
 
@@ -186,7 +190,7 @@ def _attach(task_id: int, run_id: int, temporal_run_id: str = "r1") -> BeginRun:
         task_id=task_id,
         workflow_id="unused",
         temporal_run_id=temporal_run_id,
-        scheduled_at="2030-01-01T00:00:00Z",
+        scheduled_at=NEW_YEAR_2030,
         task_run_id=run_id,
     )
 

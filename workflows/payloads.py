@@ -1,11 +1,14 @@
 """Plain dataclasses that cross the Temporal boundary.
 
 New fields are always defaulted so that histories stay replayable.
+Timestamps are aware ``datetime`` fields: the default converter writes them
+in ISO 8601 and reads both that and the ``...Z`` strings of older histories.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -23,8 +26,8 @@ class BeginRun:
     task_id: int
     workflow_id: str
     temporal_run_id: str
-    scheduled_at: str
-    """RFC 3339 fire time (schedule) or trigger time."""
+    scheduled_at: datetime
+    """The schedule's fire time, or the trigger time."""
     task_run_id: int | None = None
 
 
@@ -96,7 +99,7 @@ class ExecutionResult:
 
     worker_id: str
     attempt: int
-    started_at: str
+    started_at: datetime
     duration_ms: int
     output: str = ""
     error: str | None = None
@@ -106,12 +109,12 @@ class ExecutionResult:
 class FinishRun:
     task_run_id: int
     status: str
-    completed_at: str
+    completed_at: datetime
     result: str | None = None
     error_message: str | None = None
     worker_id: str | None = None
     retry_count: int | None = None
-    started_at: str | None = None
+    started_at: datetime | None = None
     execution_duration_ms: int | None = None
     task_id: int = 0
     """Set by current workflows: a Completed finish then wakes the runs waiting on it."""

@@ -1,19 +1,22 @@
 """``TaskRunWorkflow``: one run of one task, from its schedule fire (or trigger) to its end.
 
-Deterministic workflow code: it knows Temporal and the payload dataclasses only.
-Every database write is a (local) activity of the orchestrator, every piece of
-real work an activity on the task type's own queue.
+Deterministic workflow code: it knows Temporal, the payload dataclasses and the
+declarations of the activities it calls, nothing with I/O. Every database
+write is a (local) activity of the orchestrator (``workflows.run_mirror``),
+every piece of real work an activity on the task type's own queue
+(``workflows.executors``); both are called by reference, so the type checker
+sees their payload and result types.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.converter import value_to_type
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -26,11 +29,12 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from domain import failures
     from domain.statuses import RunStatus
+    from workflows import executors
     from workflows.payloads import (
         BeginRun,
         DependencyCheck,
-        DependencyStatus,
         DispatchRun,
         ExecuteTask,
         ExecutionResult,
@@ -40,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         RunOutcome,
         RunPlan,
     )
+    from workflows.run_mirror import RunMirror
 
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -52,21 +57,17 @@ MIRROR_RETRY = RetryPolicy(
 )
 MIRROR_TIMEOUT = timedelta(seconds=30)
 
-NON_RETRYABLE_EXECUTOR_ERRORS = ["InvalidParameters"]
+NON_RETRYABLE_EXECUTOR_ERRORS = [failures.INVALID_PARAMETERS]
 
 # Patch id: finish_run itself wakes the runs waiting on a completed task (one
 # local activity fewer per run); older histories keep their separate step.
 FINISH_NOTIFIES = "finish-run-notifies-dependents"
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _scheduled_at(info: workflow.Info) -> str:
+def _scheduled_at(info: workflow.Info) -> datetime:
     """The schedule's fire time for schedule-started runs, else the workflow's start."""
     fired = info.typed_search_attributes.get(SCHEDULED_START_TIME)
-    return _rfc3339(fired if fired is not None else info.start_time)
+    return fired if fired is not None else info.start_time
 
 
 def _lost_with_worker(err: ActivityError) -> bool:
@@ -75,10 +76,15 @@ def _lost_with_worker(err: ActivityError) -> bool:
     return isinstance(cause, TemporalTimeoutError) and cause.type == TimeoutType.HEARTBEAT
 
 
-def _report(error: ApplicationError) -> dict[str, Any]:
-    if error.details and isinstance(error.details[0], dict):
-        return error.details[0]
-    return {}
+def _report(error: ApplicationError) -> ExecutionResult | None:
+    """The attempt's report an executor failure carries, if it carries a readable one."""
+    if not error.details:
+        return None
+    try:
+        report: ExecutionResult = value_to_type(ExecutionResult, error.details[0])
+    except TypeError:
+        return None
+    return report
 
 
 @workflow.defn(name="TaskRunWorkflow")
@@ -108,8 +114,8 @@ class TaskRunWorkflow:
     async def run(self, inp: RunInput) -> RunOutcome:
         info = workflow.info()
         try:
-            plan: RunPlan = await workflow.execute_local_activity(
-                "begin_run",
+            plan = await workflow.execute_local_activity_method(
+                RunMirror.begin_run,
                 BeginRun(
                     task_id=inp.task_id,
                     workflow_id=info.workflow_id,
@@ -117,15 +123,15 @@ class TaskRunWorkflow:
                     scheduled_at=_scheduled_at(info),
                     task_run_id=inp.task_run_id,
                 ),
-                result_type=RunPlan,
                 start_to_close_timeout=MIRROR_TIMEOUT,
                 retry_policy=MIRROR_RETRY,
             )
         except ActivityError as err:
-            if isinstance(err.cause, ApplicationError) and err.cause.type == "TaskNotFound":
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == failures.TASK_NOT_FOUND:
                 # The task was deleted between the fire and this start.
                 return RunOutcome(
-                    task_run_id=inp.task_run_id, status="Skipped", details=[str(err.cause)]
+                    task_run_id=inp.task_run_id, status="Skipped", details=[str(cause)]
                 )
             raise
         if plan.already_finished:
@@ -143,8 +149,8 @@ class TaskRunWorkflow:
         if finish.status == RunStatus.COMPLETED:
             if not workflow.patched(FINISH_NOTIFIES):
                 # Runs started before finish_run woke dependents itself replay this step.
-                await workflow.execute_local_activity(
-                    "notify_dependents",
+                await workflow.execute_local_activity_method(
+                    RunMirror.notify_dependents,
                     NotifyDependents(task_id=plan.task_id),
                     start_to_close_timeout=MIRROR_TIMEOUT,
                     retry_policy=MIRROR_RETRY,
@@ -153,7 +159,7 @@ class TaskRunWorkflow:
         # Fail the workflow too, so the Web UI tells the same story as the API.
         raise ApplicationError(
             f"{finish.status}: {finish.error_message or ''}".strip(),
-            type=f"Run{finish.status}",
+            type=failures.run_ended(finish.status),
             non_retryable=True,
         )
 
@@ -161,7 +167,7 @@ class TaskRunWorkflow:
         return FinishRun(
             task_run_id=plan.task_run_id,
             status=status,
-            completed_at=_rfc3339(workflow.now()),
+            completed_at=workflow.now(),
             error_message=message,
             task_id=plan.task_id,
         )
@@ -177,10 +183,9 @@ class TaskRunWorkflow:
         while True:
             # Reset before looking, so a completion signalled during the check is not lost.
             self._dependency_poke = False
-            status: DependencyStatus = await workflow.execute_local_activity(
-                "check_dependencies",
+            status = await workflow.execute_local_activity_method(
+                RunMirror.check_dependencies,
                 DependencyCheck(task_run_id=plan.task_run_id),
-                result_type=DependencyStatus,
                 start_to_close_timeout=MIRROR_TIMEOUT,
                 retry_policy=MIRROR_RETRY,
             )
@@ -213,9 +218,14 @@ class TaskRunWorkflow:
     async def _execute(self, plan: RunPlan) -> FinishRun:
         if self._cancelled_by is not None:
             return self._cancelled(plan)
+        if plan.task_type not in executors.BY_TASK_TYPE:
+            # The API accepts only known types; a row written around it cannot run.
+            return self._ended(
+                plan, RunStatus.FAILED, f"no executor for task type {plan.task_type!r}"
+            )
         if not plan.dispatched:
-            await workflow.execute_local_activity(
-                "mark_dispatched",
+            await workflow.execute_local_activity_method(
+                RunMirror.mark_dispatched,
                 DispatchRun(task_run_id=plan.task_run_id),
                 start_to_close_timeout=MIRROR_TIMEOUT,
                 retry_policy=MIRROR_RETRY,
@@ -249,7 +259,7 @@ class TaskRunWorkflow:
             task_run_id=plan.task_run_id,
             task_id=plan.task_id,
             status=RunStatus.COMPLETED,
-            completed_at=_rfc3339(workflow.now()),
+            completed_at=workflow.now(),
             result=result.output,
             worker_id=result.worker_id,
             retry_count=result.attempt - 1,
@@ -260,8 +270,8 @@ class TaskRunWorkflow:
     def _start_attempt(
         self, plan: RunPlan, attempts_used: int, budget: int
     ) -> workflow.ActivityHandle[ExecutionResult]:
-        return workflow.start_activity(
-            f"run_{plan.task_type}",
+        return workflow.start_activity_method(
+            executors.BY_TASK_TYPE[plan.task_type],
             ExecuteTask(
                 task_run_id=plan.task_run_id,
                 task_id=plan.task_id,
@@ -269,7 +279,6 @@ class TaskRunWorkflow:
                 timeout_seconds=plan.timeout_seconds,
                 attempt_offset=attempts_used,
             ),
-            result_type=ExecutionResult,
             task_queue=plan.executor_queue,
             start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),
             heartbeat_timeout=timedelta(seconds=plan.heartbeat_timeout_seconds),
@@ -289,7 +298,7 @@ class TaskRunWorkflow:
             task_run_id=plan.task_run_id,
             task_id=plan.task_id,
             status=RunStatus.FAILED,
-            completed_at=_rfc3339(workflow.now()),
+            completed_at=workflow.now(),
         )
         cause = err.cause
         if isinstance(cause, TemporalTimeoutError):
@@ -304,13 +313,15 @@ class TaskRunWorkflow:
                 finish.error_message = f"activity timeout: {cause.type}"
         elif isinstance(cause, ApplicationError):
             report = _report(cause)
-            finish.error_message = str(report.get("error") or cause.message)
-            finish.result = report.get("output") or None
-            finish.worker_id = report.get("worker_id")
-            attempt = report.get("attempt")
-            finish.retry_count = attempt - 1 if isinstance(attempt, int) else None
-            finish.started_at = report.get("started_at")
-            finish.execution_duration_ms = report.get("duration_ms")
+            if report is None:
+                finish.error_message = cause.message
+            else:
+                finish.error_message = report.error or cause.message
+                finish.result = report.output or None
+                finish.worker_id = report.worker_id
+                finish.retry_count = report.attempt - 1
+                finish.started_at = report.started_at
+                finish.execution_duration_ms = report.duration_ms
         elif isinstance(cause, CancelledError):
             finish.error_message = "cancelled"
         else:
@@ -318,8 +329,8 @@ class TaskRunWorkflow:
         return finish
 
     async def _finish(self, finish: FinishRun) -> None:
-        await workflow.execute_local_activity(
-            "finish_run",
+        await workflow.execute_local_activity_method(
+            RunMirror.finish_run,
             finish,
             start_to_close_timeout=MIRROR_TIMEOUT,
             retry_policy=MIRROR_RETRY,

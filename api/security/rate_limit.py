@@ -27,6 +27,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth.principal import API_KEY_PREFIX
 from api.auth.tokens import ACCESS, TokenError, TokenService
 from api.security.rate_limit_store import CounterStore
+from api.timestamps import rfc3339
 
 WINDOW_SECONDS = 60
 _KNOWN_KEYS_MAX = 10_000
@@ -136,7 +137,7 @@ class RateLimiter:
     async def _refuse(
         self, send: Send, limit: int, reset: int, now: int, headers: list[tuple[bytes, bytes]]
     ) -> None:
-        reset_at = datetime.fromtimestamp(reset, UTC).isoformat().replace("+00:00", "Z")
+        reset_at = rfc3339(datetime.fromtimestamp(reset, UTC))
         body = json.dumps(
             {
                 "success": False,
@@ -145,7 +146,7 @@ class RateLimiter:
                     "message": "Rate limit exceeded. Try again later.",
                     "details": {"limit": limit, "reset_at": reset_at},
                 },
-                "timestamp": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+                "timestamp": rfc3339(datetime.fromtimestamp(now, UTC)),
             }
         ).encode()
         await send(

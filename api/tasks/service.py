@@ -344,8 +344,8 @@ class TaskService:
         if RunStatus(run.status).is_terminal:
             raise _finished(run)
         try:
-            await self._client.get_workflow_handle(run.workflow_id).signal(
-                "cancel_run", requested_by
+            await self._client.get_workflow_handle_for(TaskRunWorkflow.run, run.workflow_id).signal(
+                TaskRunWorkflow.cancel_run, requested_by
             )
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
