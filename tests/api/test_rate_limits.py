@@ -1,9 +1,9 @@
 """Rate limits per class: auth per IP, tasks/runs/workers per caller, system per caller.
 
-The session stack runs with limits raised out of reach, so each test starts
-its own API processes on the stack's database with small limits (a fresh
-process has fresh in-process counters). Windows are fixed minutes: a burst
-that must fit in one window starts with at least ``MARGIN`` seconds left.
+The session app runs with limits raised out of reach, so each test builds
+its own app instances on the session app's database with small limits (a
+fresh instance has fresh in-process counters). Windows are fixed minutes: a
+burst that must fit in one window starts with at least ``MARGIN`` seconds left.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 import devstack
-from tests.conftest import Stack
+from tests.dev_server import DevServer
 from tests.helpers import PASSWORDS, assert_error
-from tests.processes import extra_api
+from tests.in_process import App, running_app
 
 pytestmark = pytest.mark.one_backend
 
@@ -32,18 +32,26 @@ LIMITS = {
     "SCHEDULER_RATE_LIMIT_SYSTEM": str(SYSTEM),
 }
 REDIS_URL = "redis://127.0.0.1:6379/0"
-MARGIN = 12.0
+MARGIN = 5.0
 HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 
 
-@contextlib.contextmanager
-def limited_api(stack: Stack, name: str, **env: str) -> Iterator[httpx.Client]:
-    """A fresh API process with the small limits, and a client for it."""
-    with (
-        extra_api(stack, f"{name}-{uuid.uuid4().hex[:6]}", {**LIMITS, **env}) as api,
-        httpx.Client(base_url=api.base_url, timeout=30.0) as client,
-    ):
-        yield client
+Limited = Callable[..., contextlib.AbstractContextManager[httpx.Client]]
+
+
+@pytest.fixture
+def limited_api(app: App, dev_server: DevServer) -> Limited:
+    """Builds fresh instances of the app with the small limits (and ``env``): their clients."""
+
+    @contextlib.contextmanager
+    def limited(**env: str) -> Iterator[httpx.Client]:
+        overrides = {**LIMITS, **env}
+        with running_app(
+            app.backend, app.database_url, dev_server, like=app, env_overrides=overrides
+        ) as instance:
+            yield instance.client
+
+    return limited
 
 
 def fresh_window() -> None:
@@ -54,23 +62,23 @@ def fresh_window() -> None:
 
 
 @pytest.fixture(scope="module")
-def tokens(stack: Stack) -> dict[str, str]:
-    """Access tokens from the session stack (logging in on a limited API spends its budget)."""
+def tokens(app: App) -> dict[str, str]:
+    """Access tokens from the session app (logging in on a limited one spends its budget)."""
     out: dict[str, str] = {}
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        for user in ("admin", "viewer"):
-            response = http.post(
-                "/api/auth/login", json={"username": user, "password": PASSWORDS[user]}
-            )
-            assert response.status_code == 200, response.text
-            out[user] = response.json()["data"]["access_token"]
-        key = http.post(
-            "/api/auth/api-keys",
-            headers={"Authorization": f"Bearer {out['admin']}"},
-            json={"name": f"limits-{uuid.uuid4().hex[:6]}", "permissions": ["Admin"]},
+    http = app.client
+    for user in ("admin", "viewer"):
+        response = http.post(
+            "/api/auth/login", json={"username": user, "password": PASSWORDS[user]}
         )
-        assert key.status_code == 201, key.text
-        out["key"] = key.json()["data"]["api_key"]
+        assert response.status_code == 200, response.text
+        out[user] = response.json()["data"]["access_token"]
+    key = http.post(
+        "/api/auth/api-keys",
+        headers={"Authorization": f"Bearer {out['admin']}"},
+        json={"name": f"limits-{uuid.uuid4().hex[:6]}", "permissions": ["Admin"]},
+    )
+    assert key.status_code == 201, key.text
+    out["key"] = key.json()["data"]["api_key"]
     return out
 
 
@@ -123,8 +131,8 @@ def spend(
     return responses
 
 
-def test_auth_endpoints_are_limited_per_ip(stack: Stack, tokens: dict[str, str]) -> None:
-    with limited_api(stack, "limits-auth") as client:
+def test_auth_endpoints_are_limited_per_ip(limited_api: Limited, tokens: dict[str, str]) -> None:
+    with limited_api() as client:
         fresh_window()
         wrong = {"username": "admin", "password": "wrong"}
         answers = spend(
@@ -147,9 +155,11 @@ def test_auth_endpoints_are_limited_per_ip(stack: Stack, tokens: dict[str, str])
         assert limit_headers(tasks, TASKS)[0] == TASKS - 1
 
 
-def test_task_endpoints_are_limited_per_caller(stack: Stack, tokens: dict[str, str]) -> None:
+def test_task_endpoints_are_limited_per_caller(
+    limited_api: Limited, tokens: dict[str, str]
+) -> None:
     admin = auth(tokens["admin"])
-    with limited_api(stack, "limits-tasks") as client:
+    with limited_api() as client:
         fresh_window()
         answers = spend(
             client,
@@ -178,9 +188,11 @@ def test_task_endpoints_are_limited_per_caller(stack: Stack, tokens: dict[str, s
         assert limit_headers(system, SYSTEM)[0] == SYSTEM - 1
 
 
-def test_system_endpoints_are_limited_per_caller(stack: Stack, tokens: dict[str, str]) -> None:
+def test_system_endpoints_are_limited_per_caller(
+    limited_api: Limited, tokens: dict[str, str]
+) -> None:
     viewer = auth(tokens["viewer"])
-    with limited_api(stack, "limits-system") as client:
+    with limited_api() as client:
         fresh_window()
         spend(
             client,
@@ -199,9 +211,9 @@ def test_system_endpoints_are_limited_per_caller(stack: Stack, tokens: dict[str,
 
 
 def test_requests_without_credentials_spend_their_ip_budget(
-    stack: Stack, tokens: dict[str, str]
+    limited_api: Limited, tokens: dict[str, str]
 ) -> None:
-    with limited_api(stack, "limits-anonymous") as client:
+    with limited_api() as client:
         fresh_window()
         garbage = auth("garbage")
         answers = spend(
@@ -217,9 +229,11 @@ def test_requests_without_credentials_spend_their_ip_budget(
         assert admin.status_code == 200, admin.text
 
 
-def test_made_up_api_keys_spend_their_ip_budget(stack: Stack, tokens: dict[str, str]) -> None:
+def test_made_up_api_keys_spend_their_ip_budget(
+    limited_api: Limited, tokens: dict[str, str]
+) -> None:
     """A fresh random key per request must not buy a fresh budget per request."""
-    with limited_api(stack, "limits-made-up-keys") as client:
+    with limited_api() as client:
         fresh_window()
 
         def made_up() -> dict[str, Any]:
@@ -234,8 +248,8 @@ def test_made_up_api_keys_spend_their_ip_budget(stack: Stack, tokens: dict[str, 
         assert limit_headers(real, TASKS)[0] == TASKS - 1
 
 
-def test_health_metrics_and_schema_are_never_limited(stack: Stack) -> None:
-    with limited_api(stack, "limits-unlimited") as client:
+def test_health_metrics_and_schema_are_never_limited(limited_api: Limited) -> None:
+    with limited_api() as client:
         for _ in range(max(AUTH, TASKS, SYSTEM) + 3):
             for path in ("/health", "/metrics", "/schema/openapi.json"):
                 response = client.get(path)
@@ -243,10 +257,10 @@ def test_health_metrics_and_schema_are_never_limited(stack: Stack) -> None:
                 assert not any(h in response.headers for h in HEADERS), path
 
 
-def test_limits_reset_at_the_next_window(stack: Stack, tokens: dict[str, str]) -> None:
+def test_limits_reset_at_the_next_window(limited_api: Limited, tokens: dict[str, str]) -> None:
     """The one test that waits for a minute boundary."""
     admin = auth(tokens["admin"])
-    with limited_api(stack, "limits-reset") as client:
+    with limited_api() as client:
         fresh_window()
         spend(client, [("GET", "/api/tasks", {"headers": admin})] * TASKS, TASKS)
         spend(client, [("GET", "/api/system/stats", {"headers": admin})] * SYSTEM, SYSTEM)
@@ -274,19 +288,21 @@ def test_limits_reset_at_the_next_window(stack: Stack, tokens: dict[str, str]) -
             assert next_reset == reset + 60
 
 
-def test_instances_share_one_budget_through_redis(stack: Stack, tokens: dict[str, str]) -> None:
+def test_instances_share_one_budget_through_redis(
+    app: App, limited_api: Limited, tokens: dict[str, str]
+) -> None:
     # A key made for this test: its budget is a key space no one else uses.
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        created = http.post(
-            "/api/auth/api-keys",
-            headers=auth(tokens["admin"]),
-            json={"name": f"redis-{uuid.uuid4().hex[:6]}", "permissions": ["TaskRead"]},
-        )
-        assert created.status_code == 201, created.text
-        key = auth(created.json()["data"]["api_key"])
+    http = app.client
+    created = http.post(
+        "/api/auth/api-keys",
+        headers=auth(tokens["admin"]),
+        json={"name": f"redis-{uuid.uuid4().hex[:6]}", "permissions": ["TaskRead"]},
+    )
+    assert created.status_code == 201, created.text
+    key = auth(created.json()["data"]["api_key"])
     with (
-        limited_api(stack, "limits-redis-a", SCHEDULER_RATE_LIMIT_REDIS_URL=REDIS_URL) as first,
-        limited_api(stack, "limits-redis-b", SCHEDULER_RATE_LIMIT_REDIS_URL=REDIS_URL) as second,
+        limited_api(SCHEDULER_RATE_LIMIT_REDIS_URL=REDIS_URL) as first,
+        limited_api(SCHEDULER_RATE_LIMIT_REDIS_URL=REDIS_URL) as second,
     ):
         fresh_window()
         for index in range(TASKS):
@@ -299,12 +315,14 @@ def test_instances_share_one_budget_through_redis(stack: Stack, tokens: dict[str
         assert_refused(first.get("/api/tasks", headers=key), TASKS)
 
 
-def test_without_redis_each_instance_counts_alone(stack: Stack, tokens: dict[str, str]) -> None:
+def test_without_redis_each_instance_counts_alone(
+    limited_api: Limited, tokens: dict[str, str]
+) -> None:
     """Control for the shared budget: in-process stores do not share."""
     admin = auth(tokens["admin"])
     with (
-        limited_api(stack, "limits-memory-a") as first,
-        limited_api(stack, "limits-memory-b") as second,
+        limited_api() as first,
+        limited_api() as second,
     ):
         fresh_window()
         spend(first, [("GET", "/api/tasks", {"headers": admin})] * TASKS, TASKS)
@@ -313,11 +331,11 @@ def test_without_redis_each_instance_counts_alone(stack: Stack, tokens: dict[str
 
 
 def test_an_unreachable_redis_fails_open_to_local_counting(
-    stack: Stack, tokens: dict[str, str]
+    limited_api: Limited, tokens: dict[str, str]
 ) -> None:
     admin = auth(tokens["admin"])
     dead = f"redis://127.0.0.1:{devstack.free_port()}/0"
-    with limited_api(stack, "limits-dead-redis", SCHEDULER_RATE_LIMIT_REDIS_URL=dead) as client:
+    with limited_api(SCHEDULER_RATE_LIMIT_REDIS_URL=dead) as client:
         fresh_window()
         spend(client, [("GET", "/api/tasks", {"headers": admin})] * TASKS, TASKS)
         assert_refused(client.get("/api/tasks", headers=admin), TASKS)
