@@ -77,25 +77,33 @@ def running_app(
     database_url: str,
     dev_server: DevServer,
     *,
-    like: App | None = None,
     env_overrides: Mapping[str, str] | None = None,
 ) -> Iterator[App]:
-    """An app on ``database_url`` (migrated and seeded by its start); stopped on exit.
-
-    ``like`` makes a second instance of that app: its database, namespace and
-    JWT secret, with counters and caches of its own.
-    """
+    """An app on ``database_url`` (migrated and seeded by its start); stopped on exit."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"scheduler-app-{backend}-"))
-    if like is None:
-        env = app_env(data_dir, database_url, dev_server, dev_server.take_namespace())
-    else:
-        env = {**like.env, "SCHEDULER_DATA_DIR": str(data_dir)}
-    env.update(env_overrides or {})
+    env = app_env(data_dir, database_url, dev_server, dev_server.take_namespace())
+    with _serving(backend, {**env, **(env_overrides or {})}) as app:
+        yield app
+
+
+@contextmanager
+def another_instance(app: App, env_overrides: Mapping[str, str] | None = None) -> Iterator[App]:
+    """A second instance of ``app``: its database, namespace and JWT secret, with
+    counters and caches of its own (and ``env_overrides`` in its settings)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"scheduler-app-{app.backend}-"))
+    env = {**app.env, "SCHEDULER_DATA_DIR": str(data_dir), **(env_overrides or {})}
+    with _serving(app.backend, env) as instance:
+        yield instance
+
+
+@contextmanager
+def _serving(backend: str, env: dict[str, str]) -> Iterator[App]:
+    # Entering the client runs the app's lifespan: migrations, seeding, connections.
     with TestClient(create_app(Settings.from_env(env)), timeout=30.0) as client:
         yield App(
             backend=backend,
             database_url=env["DATABASE_URL"],
-            temporal_address=dev_server.address,
+            temporal_address=env["TEMPORAL_ADDRESS"],
             env=env,
             client=client,
         )

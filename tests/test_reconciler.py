@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import (
     Client,
@@ -15,6 +17,7 @@ from temporalio.client import (
 from domain.tasks import ScheduledTask
 from settings import Settings
 from tests.conftest import Stack
+from tests.credential_rows import add_revocation, revocation_expiry
 from tests.helpers import Api, eventually
 from tests.temporal import describe_schedule
 from workflows.schedules import schedule_manager
@@ -114,3 +117,14 @@ def test_schedule_left_with_another_definition_is_rebuilt(stack: Stack, admin: A
 
     eventually(rebuilt, timeout=60, interval=1)
     assert admin.get(f"/api/tasks/{task['id']}").json()["data"]["schedule"] == "30 4 * * *"
+
+
+def test_expired_revocations_are_purged_by_the_reconciler(stack: Stack) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    expired, live = f"test-expired-{uuid.uuid4().hex}", f"test-live-{uuid.uuid4().hex}"
+    add_revocation(stack, expired, now - timedelta(minutes=1))
+    add_revocation(stack, live, now + timedelta(hours=1))
+    assert revocation_expiry(stack, expired) is not None
+    # The stack reconciles every 2 s.
+    eventually(lambda: revocation_expiry(stack, expired) is None, timeout=20, interval=0.5)
+    assert revocation_expiry(stack, live) == now + timedelta(hours=1)

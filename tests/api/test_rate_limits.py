@@ -19,9 +19,8 @@ import httpx
 import pytest
 
 import devstack
-from tests.dev_server import DevServer
 from tests.helpers import PASSWORDS, assert_error
-from tests.in_process import App, running_app
+from tests.in_process import App, another_instance
 
 pytestmark = pytest.mark.one_backend
 
@@ -40,15 +39,12 @@ Limited = Callable[..., contextlib.AbstractContextManager[httpx.Client]]
 
 
 @pytest.fixture
-def limited_api(app: App, dev_server: DevServer) -> Limited:
+def limited_api(app: App) -> Limited:
     """Builds fresh instances of the app with the small limits (and ``env``): their clients."""
 
     @contextlib.contextmanager
     def limited(**env: str) -> Iterator[httpx.Client]:
-        overrides = {**LIMITS, **env}
-        with running_app(
-            app.backend, app.database_url, dev_server, like=app, env_overrides=overrides
-        ) as instance:
+        with another_instance(app, {**LIMITS, **env}) as instance:
             yield instance.client
 
     return limited

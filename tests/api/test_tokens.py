@@ -1,8 +1,8 @@
 """Token life: claims, rotation, reuse detection, logout, and revocations that persist.
 
 Revocations live in the database, so they hold on every API instance and
-across restarts, and the orchestrator's reconciler purges them once the token
-they name has expired anyway.
+across restarts (the orchestrator's reconciler purging them once the token
+they name has expired is in ``tests/test_reconciler.py``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,24 +18,16 @@ import jwt
 import pytest
 from passlib.hash import argon2
 
-from settings import Settings
-from tests.conftest import Stack
-from tests.credential_rows import (
-    add_revocation,
-    add_user,
-    password_hash,
-    revocation_expiry,
-)
-from tests.helpers import PASSWORDS, assert_error, eventually
-from tests.processes import extra_api
+from tests.credential_rows import add_user, password_hash, revocation_expiry
+from tests.helpers import PASSWORDS, assert_error
+from tests.in_process import App, another_instance
 
 REQUIRED_CLAIMS = {"exp", "iat", "iss", "aud", "jti", "typ", "sub"}
 
 
 @pytest.fixture
-def http(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as client:
-        yield client
+def http(app: App) -> httpx.Client:
+    return app.client
 
 
 def login(
@@ -79,8 +69,8 @@ def assert_works(http: httpx.Client, pair: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def test_tokens_carry_pinned_claims(stack: Stack, http: httpx.Client) -> None:
-    settings = Settings.from_env(stack.env)
+def test_tokens_carry_pinned_claims(app: App, http: httpx.Client) -> None:
+    settings = app.settings
     pair = tokens(http)
     assert pair["token_type"] == "Bearer"
     assert pair["expires_in"] == settings.access_token_ttl_seconds
@@ -115,7 +105,7 @@ def test_refresh_rotates_and_the_used_token_stops_working(http: httpx.Client) ->
 
 
 def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
-    stack: Stack, http: httpx.Client
+    app: App, http: httpx.Client
 ) -> None:
     first = tokens(http)
     bystander = tokens(http)  # another login of the same user: another family
@@ -135,21 +125,20 @@ def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
     # purged while a token of the family is still unexpired.
     family = claims(third["refresh_token"])["fam"]
     assert family == claims(first["refresh_token"])["fam"]
-    kept_until = revocation_expiry(stack, f"family:{family}")
+    kept_until = revocation_expiry(app, f"family:{family}")
     assert kept_until is not None
     assert kept_until.timestamp() >= claims(third["refresh_token"])["exp"]
     # Another login of the same user is untouched.
     assert_works(http, bystander)
 
 
-def test_concurrent_use_of_one_refresh_token_rotates_it_once(stack: Stack) -> None:
-    """Two clients racing with the same refresh token: only one gets a new pair."""
-    with httpx.Client(base_url=stack.base_url, timeout=30.0) as http:
-        pair = tokens(http)
+def test_concurrent_use_of_one_refresh_token_rotates_it_once(http: httpx.Client) -> None:
+    """Clients racing with the same refresh token: only one gets a new pair."""
+    pair = tokens(http)
 
     def use(_: int) -> int:
-        with httpx.Client(base_url=stack.base_url, timeout=30.0) as client:
-            return refresh(client, pair["refresh_token"]).status_code
+        # Eight threads into the app's one event loop: the refreshes run interleaved.
+        return refresh(http, pair["refresh_token"]).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(use, range(8)))
@@ -207,13 +196,11 @@ def test_logout_after_a_rotation_revokes_the_rotated_tokens_too(http: httpx.Clie
 
 
 def test_revocations_hold_across_instances_and_survive_a_restart(
-    stack: Stack, http: httpx.Client
+    app: App, http: httpx.Client
 ) -> None:
     on_main = tokens(http)
-    with (
-        extra_api(stack, "tokens-api-b", {}) as second,
-        httpx.Client(base_url=second.base_url, timeout=30.0) as other,
-    ):
+    with another_instance(app) as second:
+        other = second.client
         # Control: instance B accepts what instance A issued.
         assert validate(other, on_main["access_token"]).status_code == 200
         on_second = tokens(other)
@@ -231,25 +218,12 @@ def test_revocations_hold_across_instances_and_survive_a_restart(
         still = tokens(other)
 
     # B restarted: nothing it knew lived only in its memory.
-    with (
-        extra_api(stack, "tokens-api-b-restarted", {}) as restarted,
-        httpx.Client(base_url=restarted.base_url, timeout=30.0) as other,
-    ):
+    with another_instance(app) as restarted:
+        other = restarted.client
         for pair in (on_main, on_second):
             assert_error(validate(other, pair["access_token"]), 401, "INVALID_TOKEN")
             assert_error(refresh(other, pair["refresh_token"]), 401, "INVALID_TOKEN")
         assert validate(other, still["access_token"]).status_code == 200
-
-
-def test_expired_revocations_are_purged_by_the_reconciler(stack: Stack) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
-    expired, live = f"test-expired-{uuid.uuid4().hex}", f"test-live-{uuid.uuid4().hex}"
-    add_revocation(stack, expired, now - timedelta(minutes=1))
-    add_revocation(stack, live, now + timedelta(hours=1))
-    assert revocation_expiry(stack, expired) is not None
-    # The stack reconciles every 2 s.
-    eventually(lambda: revocation_expiry(stack, expired) is None, timeout=20, interval=0.5)
-    assert revocation_expiry(stack, live) == now + timedelta(hours=1)
 
 
 def test_login_failures_look_alike_and_take_comparable_time(http: httpx.Client) -> None:
@@ -279,17 +253,17 @@ def test_a_username_the_database_cannot_hold_is_a_validation_error(http: httpx.C
     assert error["error"]["details"]["field"] == "username"
 
 
-def test_a_hash_with_old_parameters_is_upgraded_at_login(stack: Stack, http: httpx.Client) -> None:
+def test_a_hash_with_old_parameters_is_upgraded_at_login(app: App, http: httpx.Client) -> None:
     username = f"rehash-{uuid.uuid4().hex[:8]}"
     weak = argon2.using(type="ID", rounds=1, memory_cost=1024, parallelism=1).hash("s3cret-pw")
-    add_user(stack, username, weak)
+    add_user(app, username, weak)
     response = login(http, username, "s3cret-pw")
     assert response.status_code == 200, response.text
-    upgraded = password_hash(stack, username)
+    upgraded = password_hash(app, username)
     assert upgraded != weak
     assert upgraded.startswith("$argon2id$")
     assert "m=1024,t=1,p=1" not in upgraded
     # Still the same password.
     assert login(http, username, "s3cret-pw").status_code == 200
-    assert password_hash(stack, username) == upgraded
+    assert password_hash(app, username) == upgraded
     assert_error(login(http, username, "wrong"), 401, "AUTHENTICATION_REQUIRED")

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Stack
 from tests.credential_rows import api_key_row, set_api_key_expiry
 from tests.helpers import Api, assert_error, unique
+from tests.in_process import App
 
 KEY_FORMAT = re.compile(r"sk_live_[A-Za-z0-9]{32}")
 
 
-@pytest.fixture(scope="module")
-def boss(stack: Stack) -> Iterator[Api]:
-    api = stack.api("admin")
-    yield api
-    api.close()
+@pytest.fixture
+def boss(admin: Api) -> Api:
+    return admin
 
 
 def create(boss: Api, **fields: Any) -> httpx.Response:
@@ -36,10 +33,8 @@ def created(boss: Api, **fields: Any) -> dict[str, Any]:
     return data
 
 
-def as_key(stack: Stack, key: str) -> Api:
-    api = Api(stack.base_url)
-    api.token = key
-    return api
+def as_key(app: App, key: str) -> Api:
+    return Api(app.client, token=key)
 
 
 def parse(timestamp: str) -> datetime:
@@ -86,11 +81,11 @@ def test_two_keys_never_share_a_secret(boss: Api) -> None:
     assert len(keys) == 5
 
 
-def test_only_a_hash_is_stored(stack: Stack, boss: Api) -> None:
+def test_only_a_hash_is_stored(app: App, boss: Api) -> None:
     data = created(boss)
     secret = data["api_key"]
     random_part = secret.removeprefix("sk_live_")
-    row = api_key_row(stack, data["id"])
+    row = api_key_row(app, data["id"])
     assert row["key_hash"]
     for column, value in row.items():
         text = str(value)
@@ -146,36 +141,36 @@ def test_expires_in_days_is_honoured(boss: Api, days: int) -> None:
     assert parse(row["expires_at"]) == parse(data["expires_at"])
 
 
-def test_a_key_without_expiry(stack: Stack, boss: Api) -> None:
+def test_a_key_without_expiry(app: App, boss: Api) -> None:
     data = created(boss, expires_in_days=None)
     assert data["expires_at"] is None
-    key = as_key(stack, data["api_key"])
+    key = as_key(app, data["api_key"])
     try:
         assert key.get("/api/tasks").status_code == 200
     finally:
         key.close()
 
 
-def test_an_expired_key_is_refused(stack: Stack, boss: Api) -> None:
+def test_an_expired_key_is_refused(app: App, boss: Api) -> None:
     data = created(boss, expires_in_days=1)
-    key = as_key(stack, data["api_key"])
+    key = as_key(app, data["api_key"])
     try:
         assert key.get("/api/tasks").status_code == 200
-        set_api_key_expiry(stack, data["id"], datetime.now(UTC) - timedelta(seconds=1))
+        set_api_key_expiry(app, data["id"], datetime.now(UTC) - timedelta(seconds=1))
         assert_error(key.get("/api/tasks"), 401, "INVALID_TOKEN")
         assert_error(key.get("/api/auth/validate"), 401, "INVALID_TOKEN")
     finally:
         key.close()
 
 
-def test_the_list_shows_last_use_and_never_secrets(stack: Stack, boss: Api) -> None:
+def test_the_list_shows_last_use_and_never_secrets(app: App, boss: Api) -> None:
     data = created(boss, permissions=["WorkerRead"])
     before = listed(boss, data["id"])
     assert before["last_used_at"] is None
     assert before["revoked_at"] is None
     assert before["permissions"] == ["WorkerRead"]
     assert before["created_by"]
-    key = as_key(stack, data["api_key"])
+    key = as_key(app, data["api_key"])
     try:
         assert key.get("/api/workers").status_code == 200
     finally:
@@ -187,9 +182,9 @@ def test_the_list_shows_last_use_and_never_secrets(stack: Stack, boss: Api) -> N
     assert not any(KEY_FORMAT.search(str(value)) for value in after.values())
 
 
-def test_revoking_a_key_refuses_it_at_once(stack: Stack, boss: Api) -> None:
+def test_revoking_a_key_refuses_it_at_once(app: App, boss: Api) -> None:
     doomed, spared = created(boss), created(boss)
-    key, other = as_key(stack, doomed["api_key"]), as_key(stack, spared["api_key"])
+    key, other = as_key(app, doomed["api_key"]), as_key(app, spared["api_key"])
     try:
         assert key.get("/api/tasks").status_code == 200
         response = boss.delete(f"/api/auth/api-keys/{doomed['id']}")
@@ -215,19 +210,19 @@ def test_revoking_an_unknown_key_is_not_found(boss: Api, key_id: str) -> None:
     assert_error(boss.delete(f"/api/auth/api-keys/{key_id}"), 404, "API_KEY_NOT_FOUND")
 
 
-def test_an_unknown_key_is_refused(stack: Stack) -> None:
-    key = as_key(stack, "sk_live_" + "A" * 32)
+def test_an_unknown_key_is_refused(app: App) -> None:
+    key = as_key(app, "sk_live_" + "A" * 32)
     try:
         assert_error(key.get("/api/tasks"), 401, "INVALID_TOKEN")
     finally:
         key.close()
 
 
-def test_a_key_authenticates_with_exactly_its_permissions(stack: Stack, boss: Api) -> None:
+def test_a_key_authenticates_with_exactly_its_permissions(app: App, boss: Api) -> None:
     data = created(boss, permissions=["TaskRead", "SystemRead", "TaskRead"])
     assert data["permissions"] == ["TaskRead", "SystemRead"]
     task = boss.create_task()
-    key = as_key(stack, data["api_key"])
+    key = as_key(app, data["api_key"])
     try:
         validated = key.get("/api/auth/validate").json()["data"]
         assert set(validated["permissions"]) == {"TaskRead", "SystemRead"}
