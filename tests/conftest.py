@@ -31,8 +31,9 @@ from tests.in_process import App, running_app, sqlite_url
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 EXECUTOR_TYPES = ("shell", "http", "python")
-# Modules marked one_backend test no SQL dialect (rate limits, the permission
-# matrix): they run once, on Postgres when the suite has it, to keep CI short.
+# Tests marked one_backend test no SQL dialect (the auth matrix, rate limits, the
+# executors, logs, the cron fire): they run once, on Postgres when the suite has
+# it, to keep CI short.
 PRIMARY_BACKEND = BACKENDS[-1]
 
 

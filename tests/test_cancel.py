@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 
+import pytest
+
 from tests.helpers import Api, assert_error, eventually
 from tests.test_runs import processes_matching
+
+# The executors and the worker processes behave alike on either database (the
+# mirror's SQL has its own tests on both): once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
 
 
 def test_cancel_mid_run_kills_the_work(admin: Api) -> None:

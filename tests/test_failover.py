@@ -6,10 +6,16 @@ import os
 import signal
 import uuid
 
+import pytest
+
 import devstack
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from tests.test_runs import processes_matching
+
+# The executors and the worker processes behave alike on either database (the
+# mirror's SQL has its own tests on both): once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
 
 
 def test_sigkilled_worker_hands_the_attempt_to_another(stack: Stack, admin: Api) -> None:

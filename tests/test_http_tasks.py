@@ -15,6 +15,10 @@ from tests.conftest import Stack
 from tests.helpers import Api, assert_error
 from tests.http_server import BOMB_DECODED_BYTES, LocalServer, running_server
 
+# The executors and the worker processes behave alike on either database (the
+# mirror's SQL has its own tests on both): once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:

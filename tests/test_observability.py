@@ -12,12 +12,16 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from tests import temporal
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from tests.processes import extra_api, extra_process
+
+# Logs and request ids do not depend on the database: once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 

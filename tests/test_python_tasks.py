@@ -16,6 +16,10 @@ from persistence.models import Task
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error
 
+# The executors and the worker processes behave alike on either database (the
+# mirror's SQL has its own tests on both): once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
+
 SCRIPT = """
 import os, sys
 print("args=" + ",".join(sys.argv[1:]))

@@ -7,8 +7,14 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
+
+# The executors and the worker processes behave alike on either database (the
+# mirror's SQL has its own tests on both): once, on Postgres when available.
+pytestmark = pytest.mark.one_backend
 
 
 def processes_matching(marker: str) -> list[str]:

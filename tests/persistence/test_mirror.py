@@ -16,8 +16,8 @@ from domain.statuses import RunStatus, RunTrigger
 from persistence import backfills, runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
-from tests.conftest import Stack
 from tests.credential_rows import with_sessions
+from tests.persistence.conftest import Database
 from workflows.payloads import BeginRun, FinishRun
 
 T = TypeVar("T")
@@ -53,8 +53,8 @@ async def _new_task(
 
 
 @SESSION_KINDS
-def test_begin_run_is_idempotent_per_workflow_id(stack: Stack, autocommit: bool) -> None:
-    recorder_settings = Settings.from_env(stack.env)
+def test_begin_run_is_idempotent_per_workflow_id(db: Database, autocommit: bool) -> None:
+    recorder_settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[int], int]:
         task_id = await _new_task(sessions)
@@ -71,13 +71,13 @@ def test_begin_run_is_idempotent_per_workflow_id(stack: Stack, autocommit: bool)
             _, total = await runs.list_runs(session, task_id, None, 0, 100)
         return [plan.task_run_id for plan in plans], total
 
-    ids, total = with_sessions(stack, work, autocommit=autocommit)
+    ids, total = with_sessions(db, work, autocommit=autocommit)
     assert total == 1
     assert len(set(ids)) == 1
 
 
-def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(stack: Stack) -> None:
-    settings = Settings.from_env(stack.env)
+def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(db: Database) -> None:
+    settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str | None]]:
         task_id = await _new_task(sessions)
@@ -105,7 +105,7 @@ def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(stack: Stack) -> No
             seen.append((row.trigger, row.triggered_by))
         return seen
 
-    assert with_sessions(stack, work) == [
+    assert with_sessions(db, work) == [
         ("backfill", "ops-key"),
         ("backfill", "ops-key"),
         ("schedule", None),
@@ -113,8 +113,8 @@ def test_a_fire_inside_a_recorded_backfill_is_a_backfill_run(stack: Stack) -> No
 
 
 @SESSION_KINDS
-def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocommit: bool) -> None:
-    settings = Settings.from_env(stack.env)
+def test_finish_is_recorded_once_and_never_moves_backwards(db: Database, autocommit: bool) -> None:
+    settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, object]:
         task_id = await _new_task(sessions)
@@ -164,7 +164,7 @@ def test_finish_is_recorded_once_and_never_moves_backwards(stack: Stack, autocom
                 "completed_at": run.completed_at,
             }
 
-    run = with_sessions(stack, work, autocommit=autocommit)
+    run = with_sessions(db, work, autocommit=autocommit)
     assert run["status"] == "Completed"
     assert run["worker_id"] == "w-1"
     assert run["retry_count"] == 1
@@ -203,8 +203,8 @@ async def _row(sessions: async_sessionmaker[AsyncSession], run_id: int) -> TaskR
 
 
 @SESSION_KINDS
-def test_a_fire_without_dependencies_is_created_dispatched(stack: Stack, autocommit: bool) -> None:
-    settings = Settings.from_env(stack.env)
+def test_a_fire_without_dependencies_is_created_dispatched(db: Database, autocommit: bool) -> None:
+    settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         recorder = RunRecorder(sessions, settings)
@@ -222,12 +222,12 @@ def test_a_fire_without_dependencies_is_created_dispatched(stack: Stack, autocom
         assert pending.status == RunStatus.PENDING and pending.dispatched_at is None
         assert pending.definition["dependencies"] == [free]
 
-    with_sessions(stack, work, autocommit=autocommit)
+    with_sessions(db, work, autocommit=autocommit)
 
 
 @SESSION_KINDS
-def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommit: bool) -> None:
-    settings = Settings.from_env(stack.env)
+def test_a_triggered_run_is_attached_and_dispatched_once(db: Database, autocommit: bool) -> None:
+    settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         recorder = RunRecorder(sessions, settings)
@@ -265,12 +265,12 @@ def test_a_triggered_run_is_attached_and_dispatched_once(stack: Stack, autocommi
         assert pending.status == RunStatus.PENDING and pending.dispatched_at is None
         assert pending.temporal_run_id == "r1"
 
-    with_sessions(stack, work, autocommit=autocommit)
+    with_sessions(db, work, autocommit=autocommit)
 
 
 @SESSION_KINDS
-def test_begin_run_of_a_deleted_task_or_run_is_not_found(stack: Stack, autocommit: bool) -> None:
-    settings = Settings.from_env(stack.env)
+def test_begin_run_of_a_deleted_task_or_run_is_not_found(db: Database, autocommit: bool) -> None:
+    settings = Settings.from_env(db.env)
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
         recorder = RunRecorder(sessions, settings)
@@ -289,11 +289,11 @@ def test_begin_run_of_a_deleted_task_or_run_is_not_found(stack: Stack, autocommi
         assert total == 0
         return messages
 
-    messages = with_sessions(stack, work, autocommit=autocommit)
+    messages = with_sessions(db, work, autocommit=autocommit)
     assert messages[0].startswith("task ") and messages[1] == f"run {2**40} no longer exists"
 
 
-def test_cycle_detection_follows_transitive_edges(stack: Stack) -> None:
+def test_cycle_detection_follows_transitive_edges(db: Database) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[bool, bool, bool]:
         a = await _new_task(sessions)
         b = await _new_task(sessions)
@@ -308,7 +308,7 @@ def test_cycle_detection_follows_transitive_edges(stack: Stack) -> None:
                 await tasks.would_cycle(session, c, [a]),  # c -> a is a shortcut, no cycle
             )
 
-    transitive, self_loop, shortcut = with_sessions(stack, work)
+    transitive, self_loop, shortcut = with_sessions(db, work)
     assert transitive is True
     assert self_loop is True
     assert shortcut is False
