@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.statuses import RunStatus
 from domain.tasks import ScheduledTask
-from persistence import credentials, runs, tasks, workers
+from persistence import credentials, idempotency, runs, tasks, workers
 from workflows.schedules import ScheduleManager
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Reconciler:
         await self.sync_schedules()
         await self.mark_silent_workers_down()
         await self.purge_expired_revocations()
+        await self.purge_expired_idempotency_keys()
         await self.purge_old_runs()
 
     async def purge_old_runs(self, batches: int = 20, batch_size: int = 1000) -> int:
@@ -107,6 +108,11 @@ class Reconciler:
         """A revoked token past its own expiry is refused anyway: its row can go."""
         async with self._sessions() as session, session.begin():
             await credentials.purge_expired_revocations(session, datetime.now(UTC))
+
+    async def purge_expired_idempotency_keys(self) -> None:
+        """A trigger's idempotency key past its replay window names nothing any more."""
+        async with self._sessions() as session, session.begin():
+            await idempotency.purge_expired(session, datetime.now(UTC))
 
     async def mark_silent_workers_down(self) -> None:
         """Persist Down for workers past the liveness window (reads already show it)."""

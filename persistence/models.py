@@ -101,6 +101,25 @@ class TaskRun(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TriggerIdempotencyKey(Base):
+    """An ``Idempotency-Key`` a trigger was made with, and the run it made.
+
+    The key is the primary key: of concurrent triggers with one key exactly
+    one inserts it, and the rest answer with that one's run.
+    """
+
+    __tablename__ = "trigger_idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_run_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("task_runs.id", ondelete="CASCADE"),
+        index=True,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class TaskBackfill(Base):
     """A backfill someone asked of a task's schedule.
 

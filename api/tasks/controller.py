@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from api.auth.guards import requires
@@ -35,6 +36,21 @@ from domain.statuses import RunTriggerName, TaskStatus
 # naming the parameter) before any query is made.
 TaskIdParam = Annotated[int, Parameter(description="Task id", ge=1, le=MAX_TASK_ID)]
 RunIdParam = Annotated[int, Parameter(description="Task run id", ge=1, le=MAX_RUN_ID)]
+
+# 1-255 visible ASCII characters (no space), as the contract of the header says.
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        description="Makes the trigger idempotent: the same key for the same task within "
+        "24 hours answers the first run instead of starting another",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+    ),
+]
+TRIGGERED = "Task triggered successfully"
+REPLAYED = "Task already triggered with this Idempotency-Key; nothing was started"
 
 READ = [requires(Permission.TASK_READ)]
 READ_ERRORS = error_responses(400, 401, 403, 404, 422)
@@ -122,14 +138,34 @@ class TaskController(Controller):
         "/{task_id:int}/trigger",
         guards=WRITE,
         status_code=201,
-        responses=error_responses(401, 403, 404, 503),
+        responses={
+            200: ResponseSpec(
+                Envelope[TriggerOut],
+                description="Replayed: this Idempotency-Key already triggered this task "
+                "(header Idempotent-Replayed: true); nothing was started",
+                generate_examples=False,
+            ),
+            **error_responses(401, 403, 404, 409, 422, 503),
+        },
         summary="Run a task now",
     )
     async def trigger_task(
-        self, task_id: TaskIdParam, principal: Principal, task_service: TaskService
-    ) -> Envelope[TriggerOut]:
-        run_id = await task_service.trigger(task_id, principal.name)
-        return ok(TriggerOut(task_run_id=run_id, message="Task triggered successfully"))
+        self,
+        task_id: TaskIdParam,
+        principal: Principal,
+        task_service: TaskService,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[Envelope[TriggerOut]]:
+        triggered = await task_service.trigger(task_id, principal.name, idempotency_key)
+        if triggered.replayed:
+            return Response(
+                ok(TriggerOut(task_run_id=triggered.task_run_id, message=REPLAYED)),
+                status_code=200,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        return Response(
+            ok(TriggerOut(task_run_id=triggered.task_run_id, message=TRIGGERED)), status_code=201
+        )
 
     @get(
         "/{task_id:int}/runs",

@@ -12,6 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +27,7 @@ from api.tasks.schemas import TaskPatch, TaskWrite
 from domain.cron import CronError, to_temporal_cron
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from domain.statuses import RunStatus, RunTrigger
-from persistence import runs, tasks
+from persistence import idempotency, runs, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
@@ -294,46 +295,73 @@ class TaskService:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     log.warning("could not cancel open run %s: %s", workflow_id, err)
 
-    async def trigger(self, task_id: int, triggered_by: str) -> int:
-        """Create the run row (attributed to ``triggered_by``), then start its
-        workflow; the run's id.
+    async def trigger(
+        self, task_id: int, triggered_by: str, idempotency_key: str | None = None
+    ) -> Triggered:
+        """Create the run row (attributed to ``triggered_by``), then start its workflow.
 
-        No row survives a failed start.
+        With an ``idempotency_key`` that already made a run of this task within
+        the replay window, nothing is created or started: that run is answered
+        (``replayed``); one that made a run of another task is a 409. No row
+        survives a failed start.
         """
-        async with self._sessions() as session:
-            found = await tasks.get_task_with_dependencies(session, task_id)
-            if found is None:
-                raise task_not_found(task_id)
-            task, dependencies = found
-            run_id = await runs.create_run(
-                session,
-                task,
-                dependencies,
-                workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
-                trigger=RunTrigger.MANUAL,
-                scheduled_at=datetime.now(UTC),
-                triggered_by=triggered_by,
-            )
-            workflow_id = manual_workflow_id(task_id, run_id)
-            await runs.set_workflow_id(session, run_id, workflow_id)
-            await session.commit()
-            try:
-                await self._client.start_workflow(
-                    TaskRunWorkflow.run,
-                    RunInput(task_id=task_id, task_run_id=run_id),
-                    id=workflow_id,
-                    task_queue=self._settings.orchestrator_queue,
-                    search_attributes=search_attributes.for_task(
-                        task.id, task.name, task.task_type
-                    ),
-                    memo={"task_id": task.id, "task_name": task.name, "trigger": "manual"},
-                    static_summary=f"manual run {run_id} of {task.task_type} task {task.name!r}",
+        for _ in range(_CLAIM_ATTEMPTS):
+            async with self._sessions() as session:
+                found = await tasks.get_task_with_dependencies(session, task_id)
+                if found is None:
+                    raise task_not_found(task_id)
+                task, dependencies = found
+                now = datetime.now(UTC)
+                run_id = await runs.create_run(
+                    session,
+                    task,
+                    dependencies,
+                    workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
+                    trigger=RunTrigger.MANUAL,
+                    scheduled_at=now,
+                    triggered_by=triggered_by,
                 )
-            except Exception:
-                await runs.delete_run(session, run_id)
+                workflow_id = manual_workflow_id(task_id, run_id)
+                await runs.set_workflow_id(session, run_id, workflow_id)
+                if idempotency_key is not None and not await idempotency.claim(
+                    session, idempotency_key, task_id, run_id, now
+                ):
+                    await session.rollback()
+                    earlier = await idempotency.use_of(session, idempotency_key, now)
+                    if earlier is None:
+                        continue  # its holder gave it up (a failed start) meanwhile
+                    if earlier.task_id != task_id:
+                        raise _key_reused(earlier.task_id)
+                    return Triggered(earlier.task_run_id, replayed=True)
                 await session.commit()
-                raise
-            return run_id
+                await self._start_manual_run(session, task, run_id, workflow_id)
+                return Triggered(run_id)
+        raise ApiError(
+            409,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "The Idempotency-Key is being claimed by concurrent requests; retry",
+            {"field": "Idempotency-Key"},
+        )
+
+    async def _start_manual_run(
+        self, session: AsyncSession, task: Task, run_id: int, workflow_id: str
+    ) -> None:
+        """Start the workflow of a committed run row; delete the row (and the
+        idempotency key naming it) if Temporal refuses."""
+        try:
+            await self._client.start_workflow(
+                TaskRunWorkflow.run,
+                RunInput(task_id=task.id, task_run_id=run_id),
+                id=workflow_id,
+                task_queue=self._settings.orchestrator_queue,
+                search_attributes=search_attributes.for_task(task.id, task.name, task.task_type),
+                memo={"task_id": task.id, "task_name": task.name, "trigger": "manual"},
+                static_summary=f"manual run {run_id} of {task.task_type} task {task.name!r}",
+            )
+        except Exception:
+            await runs.delete_run(session, run_id)
+            await session.commit()
+            raise
 
     async def cancel_run(self, run_id: int, requested_by: str) -> TaskRun:
         """Ask the run's workflow to stop; the run ends ``Failed`` once its work is killed."""
@@ -353,6 +381,27 @@ class TaskService:
                 raise _finished(run) from err
             raise
         return run
+
+
+@dataclass(frozen=True, slots=True)
+class Triggered:
+    task_run_id: int
+    replayed: bool = False
+    """An earlier trigger with the same idempotency key made this run; nothing was started."""
+
+
+# A claim is retried only when the key's holder deleted it between our
+# insert and our read (its workflow failed to start).
+_CLAIM_ATTEMPTS = 3
+
+
+def _key_reused(other_task_id: int) -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        f"This Idempotency-Key was already used to trigger task {other_task_id}",
+        {"field": "Idempotency-Key", "task_id": other_task_id},
+    )
 
 
 def _finished(run: TaskRun) -> ApiError:
