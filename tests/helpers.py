@@ -14,7 +14,7 @@ T = TypeVar("T")
 PASSWORDS = {"admin": "admin123", "operator": "op123", "viewer": "view123"}
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
+def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:
     """Poll ``check`` until it returns something truthy; fail with its last value."""
     deadline = time.monotonic() + timeout
     last: T | None = None
