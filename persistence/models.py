@@ -73,6 +73,7 @@ class TaskRun(Base):
         Index("ix_task_runs_status_completed_at", "status", "completed_at"),
         Index("ix_task_runs_worker_id_completed_at", "worker_id", "completed_at"),
         Index("ix_task_runs_task_id_trigger_id", "task_id", "trigger", "id"),
+        Index("ix_task_runs_task_id_scheduled_at", "task_id", "scheduled_at"),
         # Never reuse a deleted run's id (SQLite would otherwise; see migration 0004).
         {"sqlite_autoincrement": True},
     )
@@ -99,6 +100,22 @@ class TaskRun(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaskStatusChange(Base):
+    """A task became ``Active`` or ``Inactive`` (its schedule unpaused or paused): when, by whom."""
+
+    __tablename__ = "task_status_changes"
+    __table_args__ = (Index("ix_task_status_changes_task_id_changed_at", "task_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str | None] = mapped_column(String(255))
+    """Username or API key name; None for the row the history began with (migration)."""
+    via: Mapped[str] = mapped_column(String(16))
+    """``create``, ``replace`` (PUT), ``patch``, ``bulk`` or ``migration``."""
 
 
 class TriggerIdempotencyKey(Base):

@@ -46,6 +46,25 @@ async def list_tasks(
     return list(rows), int(total or 0)
 
 
+async def matching_ids(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int] | None,
+    name: str | None,
+    task_type: str | None,
+) -> list[int]:
+    """Ids (ascending) of the tasks matching every selector given; ``name`` as in ``list_tasks``."""
+    conditions: list[ColumnElement[bool]] = []
+    if ids is not None:
+        conditions.append(Task.id.in_(set(ids)))
+    if task_type is not None:
+        conditions.append(Task.task_type == task_type)
+    if name:
+        pattern = f"%{_escape_like(name.lower())}%"
+        conditions.append(func.lower(Task.name).like(pattern, escape="\\"))
+    return list(await session.scalars(select(Task.id).where(*conditions).order_by(Task.id)))
+
+
 async def get_task(session: AsyncSession, task_id: int, *, for_update: bool = False) -> Task | None:
     return await session.get(Task, task_id, with_for_update=for_update or None)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
@@ -18,12 +18,14 @@ from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
     MAX_RUN_ID,
     MAX_TASK_ID,
+    BulkStatusOut,
     CancelOut,
     RunOut,
     RunStatusName,
     TaskDetail,
     TaskOut,
     TaskPatch,
+    TaskSelector,
     TaskStatsOut,
     TaskWrite,
     TriggerOut,
@@ -40,8 +42,8 @@ RunIdParam = Annotated[int, Parameter(description="Task run id", ge=1, le=MAX_RU
 # 1-255 visible ASCII characters (no space), as the contract of the header says.
 IdempotencyKeyHeader = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         description="Makes the trigger idempotent: the same key for the same task within "
         "24 hours answers the first run instead of starting another",
         min_length=1,
@@ -70,9 +72,39 @@ class TaskController(Controller):
         responses=error_responses(400, 401, 403, 409, 422, 503),
         summary="Create a scheduled task",
     )
-    async def create_task(self, data: TaskWrite, task_service: TaskService) -> Envelope[TaskOut]:
-        task, deps = await task_service.create(data)
+    async def create_task(
+        self, data: TaskWrite, principal: Principal, task_service: TaskService
+    ) -> Envelope[TaskOut]:
+        task, deps = await task_service.create(data, principal.name)
         return ok(task_out(task, deps))
+
+    @post(
+        "/pause",
+        guards=WRITE,
+        status_code=200,
+        dto=StrictBody[TaskSelector],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 422),
+        summary="Pause every task matching the selectors (status Inactive, schedule paused)",
+    )
+    async def pause_tasks(
+        self, data: TaskSelector, principal: Principal, task_service: TaskService
+    ) -> Envelope[BulkStatusOut]:
+        return ok(await task_service.set_status_of_matching(data, "Inactive", principal.name))
+
+    @post(
+        "/resume",
+        guards=WRITE,
+        status_code=200,
+        dto=StrictBody[TaskSelector],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 422),
+        summary="Resume every task matching the selectors (status Active, schedule unpaused)",
+    )
+    async def resume_tasks(
+        self, data: TaskSelector, principal: Principal, task_service: TaskService
+    ) -> Envelope[BulkStatusOut]:
+        return ok(await task_service.set_status_of_matching(data, "Active", principal.name))
 
     @get("/", guards=READ, responses=error_responses(400, 401, 403, 422), summary="List tasks")
     async def list_tasks(
@@ -104,9 +136,9 @@ class TaskController(Controller):
         summary="Replace a task's definition",
     )
     async def replace_task(
-        self, task_id: TaskIdParam, data: TaskWrite, task_service: TaskService
+        self, task_id: TaskIdParam, data: TaskWrite, principal: Principal, task_service: TaskService
     ) -> Envelope[TaskOut]:
-        task, deps = await task_service.replace(task_id, data)
+        task, deps = await task_service.replace(task_id, data, principal.name)
         return ok(task_out(task, deps))
 
     @patch(
@@ -118,9 +150,9 @@ class TaskController(Controller):
         summary="Change some fields of a task",
     )
     async def patch_task(
-        self, task_id: TaskIdParam, data: TaskPatch, task_service: TaskService
+        self, task_id: TaskIdParam, data: TaskPatch, principal: Principal, task_service: TaskService
     ) -> Envelope[TaskOut]:
-        task, deps = await task_service.patch(task_id, data)
+        task, deps = await task_service.patch(task_id, data, principal.name)
         return ok(task_out(task, deps))
 
     @delete(

@@ -14,13 +14,14 @@ from api.pagination import Page, PageRequest, page_of
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.views import run_out, stats_out, task_detail, task_out
 from api.tasks.web_ui import WebUi
-from persistence import run_stats, runs, tasks
+from persistence import run_stats, runs, status_history, tasks
 from persistence.task_detail import TaskDetailQuery
 from workflows.schedules import ScheduleManager
 
 log = logging.getLogger(__name__)
 
 RECENT_RUNS = 10
+STATUS_HISTORY = 20
 
 
 # Stats stay answerable while Temporal is slow or down: the skip count is then null.
@@ -54,9 +55,10 @@ class TaskReader:
     async def detail(self, task_id: int) -> TaskDetail:
         async with self._sessions() as session:
             record = await self._detail.load(session, task_id, datetime.now(UTC))
-        if record is None:
-            raise task_not_found(task_id)
-        return task_detail(record, self._ui)
+            if record is None:
+                raise task_not_found(task_id)
+            history = await status_history.newest(session, task_id, STATUS_HISTORY)
+        return task_detail(record, self._ui, history)
 
     async def runs(
         self, task_id: int, page: PageRequest, status: str | None, trigger: str | None = None

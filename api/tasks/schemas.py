@@ -121,6 +121,15 @@ class TaskStatsOut(msgspec.Struct):
     """Scheduled fires skipped because the previous run was still open (overlap policy Skip)."""
 
 
+class StatusChangeOut(msgspec.Struct):
+    status: str
+    changed_at: datetime
+    changed_by: str | None
+    """Username or API key name; null for the entry that began the history of an older task."""
+    via: str
+    """``create``, ``replace`` (PUT), ``patch``, ``bulk`` (pause/resume) or ``migration``."""
+
+
 class TaskDetail(msgspec.Struct):
     id: int
     name: str
@@ -137,6 +146,8 @@ class TaskDetail(msgspec.Struct):
     dependency_timeout_seconds: int | None
     recent_runs: list[RunOut]
     execution_stats: ExecutionStats
+    status_history: list[StatusChangeOut]
+    """The newest 20 status changes, newest first."""
 
 
 class TriggerOut(msgspec.Struct):
@@ -147,3 +158,25 @@ class TriggerOut(msgspec.Struct):
 class CancelOut(msgspec.Struct):
     task_run_id: int
     message: str
+
+
+class TaskSelector(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/tasks/pause`` and ``/resume``: tasks matching every selector given."""
+
+    ids: Annotated[list[TaskId], msgspec.Meta(min_length=1, max_length=1000)] | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    """Case-insensitive substring of the name, ``%`` and ``_`` taken literally."""
+    task_type: TaskType | None = None
+
+
+class BulkFailure(msgspec.Struct):
+    id: int
+    error: str
+
+
+class BulkStatusOut(msgspec.Struct):
+    changed: int
+    ids: list[int]
+    """The tasks whose status this request changed, ascending."""
+    failed: list[BulkFailure]
+    """Matching tasks left unchanged because their schedule (or row) could not be updated."""

@@ -17,17 +17,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
-from api.tasks.schemas import TaskPatch, TaskWrite
+from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelector, TaskWrite
 from domain.cron import CronError, to_temporal_cron
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
-from domain.statuses import RunStatus, RunTrigger
-from persistence import idempotency, runs, tasks
+from domain.statuses import RunStatus, RunTrigger, TaskStatus
+from persistence import idempotency, runs, status_history, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
@@ -170,7 +170,7 @@ class TaskService:
 
     # -- use cases ----------------------------------------------------------
 
-    async def create(self, body: TaskWrite) -> tuple[Task, list[int]]:
+    async def create(self, body: TaskWrite, changed_by: str) -> tuple[Task, list[int]]:
         body = self._validate_definition(body)
         async with self._sessions() as session:
             await self._check_name(session, body.name, None)
@@ -192,6 +192,7 @@ class TaskService:
             session.add(task)
             await self._flush_unique(session, task.name)
             await tasks.set_dependencies(session, task.id, body.dependencies)
+            await status_history.record(session, task.id, task.status, now, changed_by, "create")
             self._crash_point("create:after-row")
             spec = tasks.schedule_spec(task)
             await self._sync_schedule(lambda: self._schedules.upsert(spec))
@@ -208,11 +209,15 @@ class TaskService:
                 409, ErrorCode.DUPLICATE_TASK_NAME, f"A task named {name!r} already exists"
             ) from exc
 
-    async def replace(self, task_id: int, body: TaskWrite) -> tuple[Task, list[int]]:
+    async def replace(
+        self, task_id: int, body: TaskWrite, changed_by: str
+    ) -> tuple[Task, list[int]]:
         body = self._validate_definition(body)
-        return await self._update(task_id, lambda _task, _deps: body)
+        return await self._update(task_id, lambda _task, _deps: body, changed_by, "replace")
 
-    async def patch(self, task_id: int, patch: TaskPatch) -> tuple[Task, list[int]]:
+    async def patch(
+        self, task_id: int, patch: TaskPatch, changed_by: str
+    ) -> tuple[Task, list[int]]:
         def merge(task: Task, dependencies: list[int]) -> TaskWrite:
             current = TaskWrite(
                 name=task.name,
@@ -233,10 +238,14 @@ class TaskService:
             }
             return self._validate_definition(msgspec.structs.replace(current, **changes))
 
-        return await self._update(task_id, merge)
+        return await self._update(task_id, merge, changed_by, "patch")
 
     async def _update(
-        self, task_id: int, new_definition: Callable[[Task, list[int]], TaskWrite]
+        self,
+        task_id: int,
+        new_definition: Callable[[Task, list[int]], TaskWrite],
+        changed_by: str,
+        via: str,
     ) -> tuple[Task, list[int]]:
         async with self._sessions() as session:
             task = await tasks.get_task(session, task_id, for_update=True)
@@ -255,6 +264,10 @@ class TaskService:
             task.timeout_seconds = body.timeout_seconds
             task.max_retries = body.max_retries
             task.dependency_timeout_seconds = body.dependency_timeout_seconds
+            if body.status != task.status:
+                await status_history.record(
+                    session, task_id, body.status, datetime.now(UTC), changed_by, via
+                )
             task.status = body.status
             task.updated_at = datetime.now(UTC)
             await self._flush_unique(session, task.name)
@@ -265,6 +278,69 @@ class TaskService:
                 await self._sync_schedule(lambda: self._schedules.upsert(after))
             await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
             return task, body.dependencies
+
+    async def set_status_of_matching(
+        self, selector: TaskSelector, status: TaskStatus, changed_by: str
+    ) -> BulkStatusOut:
+        """Give every task matching ``selector`` this status, each task in its own unit.
+
+        Each task's row and schedule change together or not at all: a task
+        whose schedule cannot be updated keeps its row and is reported in
+        ``failed``, and the others still change. Tasks already in ``status``
+        are left alone. Ids that name no task are reported as failed.
+        """
+        if selector.ids is None and selector.name is None and selector.task_type is None:
+            raise ApiError(
+                422,
+                ErrorCode.VALIDATION_ERROR,
+                "Give at least one selector: ids, name or task_type",
+                {"field": "ids", "selectors": ["ids", "name", "task_type"]},
+            )
+        async with self._sessions() as session:
+            matched = await tasks.matching_ids(
+                session, ids=selector.ids, name=selector.name, task_type=selector.task_type
+            )
+            unknown = await tasks.missing_task_ids(session, selector.ids or [])
+        failed = [
+            BulkFailure(id=task_id, error=f"Task with ID {task_id} not found")
+            for task_id in unknown
+        ]
+        changed = []
+        for task_id in matched:
+            try:
+                if await self._set_status(task_id, status, changed_by):
+                    changed.append(task_id)
+            except ApiError as exc:
+                failed.append(BulkFailure(id=task_id, error=exc.message))
+            except RPCError as exc:
+                failed.append(
+                    BulkFailure(id=task_id, error=f"Temporal refused the schedule: {exc.message}")
+                )
+            except (SQLAlchemyError, OSError, RuntimeError) as exc:
+                log.warning("could not set task %s %s: %s", task_id, status, exc)
+                failed.append(BulkFailure(id=task_id, error=f"{type(exc).__name__}: {exc}"))
+        return BulkStatusOut(
+            changed=len(changed), ids=changed, failed=sorted(failed, key=lambda f: f.id)
+        )
+
+    async def _set_status(self, task_id: int, status: TaskStatus, changed_by: str) -> bool:
+        """One task's status and schedule in one unit; False when it already had ``status``."""
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id, for_update=True)
+            if task is None:
+                raise task_not_found(task_id)
+            if task.status == status:
+                return False
+            before = tasks.schedule_spec(task)
+            now = datetime.now(UTC)
+            task.status = status
+            task.updated_at = now
+            await status_history.record(session, task_id, status, now, changed_by, "bulk")
+            await session.flush()
+            after = tasks.schedule_spec(task)
+            await self._sync_schedule(lambda: self._schedules.set_paused(after))
+            await self._commit_or_undo(session, lambda: self._schedules.set_paused(before))
+            return True
 
     async def delete(self, task_id: int) -> None:
         """Delete the task, its schedule and its run history; cancel its open runs."""

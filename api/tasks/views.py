@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from api.tasks.schemas import ExecutionStats, RunOut, TaskDetail, TaskOut, TaskStatsOut
+from api.tasks.schemas import (
+    ExecutionStats,
+    RunOut,
+    StatusChangeOut,
+    TaskDetail,
+    TaskOut,
+    TaskStatsOut,
+)
 from api.tasks.web_ui import WebUi
 from persistence.models import Task, TaskRun
 from persistence.run_stats import TaskStats
 from persistence.runs import RunRow
+from persistence.status_history import StatusChange
 from persistence.task_detail import TaskDetailRecord, TaskRow
 
 
@@ -68,7 +76,16 @@ def stats_out(stats: TaskStats, runs_skipped: int | None) -> TaskStatsOut:
     )
 
 
-def task_detail(record: TaskDetailRecord, ui: WebUi) -> TaskDetail:
+def status_change_out(change: StatusChange) -> StatusChangeOut:
+    return StatusChangeOut(
+        status=change.status,
+        changed_at=change.changed_at,
+        changed_by=change.changed_by,
+        via=change.via,
+    )
+
+
+def task_detail(record: TaskDetailRecord, ui: WebUi, history: list[StatusChange]) -> TaskDetail:
     base = task_out(record.task, record.dependencies)
     stats = record.stats
     return TaskDetail(
@@ -83,4 +100,5 @@ def task_detail(record: TaskDetailRecord, ui: WebUi) -> TaskDetail:
             last_success=stats.last_success,
             last_failure=stats.last_failure,
         ),
+        status_history=[status_change_out(change) for change in history],
     )
