@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+import data_dir
 from api.app import create_app
 from logging_setup import configure_logging
 from settings import Settings
@@ -12,6 +13,7 @@ from settings import Settings
 def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
+    data_dir.keep_private(settings.data_dir)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

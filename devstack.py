@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+import data_dir
 from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from settings import Settings
@@ -104,7 +105,7 @@ def start_temporal(
 ) -> subprocess.Popen[bytes]:
     """``temporal server start-dev`` persisting to ``<data dir>/temporal.db``."""
     host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.tighten(settings.data_dir)
     argv = [
         temporal_binary(),
         "server",
@@ -126,7 +127,12 @@ def start_temporal(
         argv.append("--headless")
     else:
         argv += ["--ui-port", str(settings.temporal_ui_port), "--ui-ip", host]
-    return subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT if output else None)
+    return subprocess.Popen(
+        argv,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+        umask=0o077,  # its database file and journal are private from the start
+    )
 
 
 def start_python(
@@ -164,6 +170,7 @@ def executor_types(settings: Settings) -> list[str]:
 def main() -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
+    data_dir.keep_private(settings.data_dir)
     env = dict(os.environ)
     if not settings.external_temporal and not settings.temporal_ui_url:
         ui_host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"

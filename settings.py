@@ -52,6 +52,13 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _limit(env: Mapping[str, str], name: str) -> int | None:
+    """A positive whole number, or None when unset (the limit is then inherited)."""
+    if not env.get(name, "").strip():
+        return None
+    return _int(env, name, 0, minimum=1)
+
+
 def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -77,7 +84,7 @@ def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     # O_EXCL: when several processes start at once, exactly one secret wins.
     try:
@@ -130,7 +137,12 @@ class Settings:
     allowed_shells: tuple[str, ...] = ("/bin/sh", "/bin/bash")
     allowed_paths: tuple[str, ...] = ()
     http_block_private: bool = False
-    run_as_user: str = ""
+    run_as_user: str = "nobody"
+    allow_root_tasks: bool = False
+    task_max_memory_mb: int | None = None
+    task_max_processes: int | None = None
+    task_max_open_files: int | None = None
+    task_max_cpu_seconds: int | None = None
     worker_heartbeat_seconds: float = 5.0
     worker_liveness_seconds: float = 30.0
     worker_max_concurrent_tasks: int = 10
@@ -170,7 +182,7 @@ class Settings:
         data_dir = Path(_str(env, "SCHEDULER_DATA_DIR", "./.data")).resolve()
         database_url = _str(env, "DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'scheduler.db'}")
         if database_url.startswith("sqlite"):
-            data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporal_address = _str(env, "TEMPORAL_ADDRESS", "127.0.0.1:7233")
         if not temporal_address.rpartition(":")[2].isdigit():
             raise SettingsError(f"TEMPORAL_ADDRESS must be host:port, got {temporal_address!r}")
@@ -223,7 +235,12 @@ class Settings:
             allowed_shells=_list(env, "SCHEDULER_ALLOWED_SHELLS", ("/bin/sh", "/bin/bash")),
             allowed_paths=_list(env, "SCHEDULER_ALLOWED_PATHS", ()),
             http_block_private=_bool(env, "SCHEDULER_HTTP_BLOCK_PRIVATE"),
-            run_as_user=_str(env, "SCHEDULER_RUN_AS_USER", ""),
+            run_as_user=_str(env, "SCHEDULER_RUN_AS_USER", "nobody"),
+            allow_root_tasks=_bool(env, "SCHEDULER_ALLOW_ROOT_TASKS"),
+            task_max_memory_mb=_limit(env, "SCHEDULER_TASK_MAX_MEMORY_MB"),
+            task_max_processes=_limit(env, "SCHEDULER_TASK_MAX_PROCESSES"),
+            task_max_open_files=_limit(env, "SCHEDULER_TASK_MAX_OPEN_FILES"),
+            task_max_cpu_seconds=_limit(env, "SCHEDULER_TASK_MAX_CPU_SECONDS"),
             worker_heartbeat_seconds=_float(
                 env, "SCHEDULER_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.2
             ),

@@ -8,10 +8,12 @@ import logging
 import os
 import signal
 import socket
+import sys
 from datetime import timedelta
 
 from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
+import data_dir
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
 from activities.http import HttpExecutor
@@ -24,6 +26,9 @@ from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
 from processes.group_watchdog import GroupWatchdog
+from processes.identity import IdentityRefused, task_identity
+from processes.limits import become_subreaper
+from processes.orphans import OrphanSweeper
 from processes.spawn import wait_for_children_with_pidfds
 from settings import Settings
 from worker.registry import WorkerRegistration, outbound_ip
@@ -58,6 +63,12 @@ def default_worker_id(task_types: list[str]) -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
+    # Before anything connects: a worker that would run tasks as root stops here.
+    run_as = (
+        task_identity(settings.run_as_user, allow_root_tasks=settings.allow_root_tasks)
+        if args.task_type
+        else None
+    )
     engine = create_engine(settings.database_url, settings.db_pool_size)
     await wait_for_database(engine, settings.connect_retry_seconds)
     await migrate(engine)
@@ -104,8 +115,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     http: HttpExecutor | None = None
     if task_types:
         wait_for_children_with_pidfds()
-        watchdog = await GroupWatchdog.start(settings.kill_grace_seconds)
-        context = ExecutionContext(settings, watchdog)
+        become_subreaper()
+        sweeper = OrphanSweeper(settings.kill_grace_seconds)
+        watchdog = await GroupWatchdog.start(settings.kill_grace_seconds, sweeper)
+        context = ExecutionContext(settings, watchdog, sweeper, run_as)
         http = HttpExecutor(context, tracker)
         executors: dict[str, ExecutorActivity] = {
             "shell": ShellExecutor(context, tracker).run_shell,
@@ -187,12 +200,18 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     await engine.dispose()
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
     settings = Settings.from_env()
     configure_logging(settings.log_format)
-    asyncio.run(run(args, settings))
+    data_dir.keep_private(settings.data_dir)
+    try:
+        asyncio.run(run(args, settings))
+    except IdentityRefused as exc:
+        log.error("refusing to start: %s", exc)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

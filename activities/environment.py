@@ -11,7 +11,10 @@ import msgspec
 
 from activities.attempt import Attempt
 from domain.parameters import ParameterError, validate_parameters
-from processes.spawn import GroupRegistry, ProcessOutcome, RunAs, run_process
+from processes.identity import RunAs
+from processes.limits import TaskLimits
+from processes.orphans import OrphanSweeper
+from processes.spawn import GroupRegistry, ProcessOutcome, run_process
 from settings import Settings
 from workflows.payloads import ExecuteTask
 
@@ -33,12 +36,23 @@ def base_environment() -> dict[str, str]:
 class ExecutionContext:
     """The worker's rules and limits, applied the same way by every executor."""
 
-    def __init__(self, settings: Settings, watchdog: GroupRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        watchdog: GroupRegistry,
+        sweeper: OrphanSweeper,
+        run_as: RunAs | None,
+    ) -> None:
         self.settings = settings
         self._watchdog = watchdog
-        self._run_as: RunAs | None = None
-        if settings.run_as_user and os.geteuid() == 0:
-            self._run_as = RunAs.lookup(settings.run_as_user)
+        self._sweeper = sweeper
+        self._run_as = run_as
+        self._limits = TaskLimits(
+            memory_mb=settings.task_max_memory_mb,
+            processes=settings.task_max_processes,
+            open_files=settings.task_max_open_files,
+            cpu_seconds=settings.task_max_cpu_seconds,
+        )
 
     def parameters(self, attempt: Attempt, task_type: str, task: ExecuteTask, schema: type[P]) -> P:
         """The task's parameters, validated again here: this worker's allowlists apply."""
@@ -78,5 +92,7 @@ class ExecutionContext:
             output_limit=self.settings.output_limit_bytes,
             grace_seconds=self.settings.kill_grace_seconds,
             watchdog=self._watchdog,
+            sweeper=self._sweeper,
             run_as=self._run_as,
+            limits=self._limits,
         )

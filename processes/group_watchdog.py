@@ -24,6 +24,7 @@ import signal
 import sys
 from pathlib import Path
 
+from processes.orphans import OrphanSweeper
 from processes.spawn import terminate_group
 
 log = logging.getLogger(__name__)
@@ -38,21 +39,35 @@ class GroupWatchdog:
     a new one is started and told every group still running.
     """
 
-    def __init__(self, grace_seconds: float) -> None:
+    def __init__(self, grace_seconds: float, sweeper: OrphanSweeper | None) -> None:
         self._grace_seconds = grace_seconds
+        self._sweeper = sweeper
         self._groups: set[int] = set()
         self._process: asyncio.subprocess.Process | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closing = False
 
     @classmethod
-    async def start(cls, grace_seconds: float) -> GroupWatchdog:
-        watchdog = cls(grace_seconds)
+    async def start(
+        cls, grace_seconds: float, sweeper: OrphanSweeper | None = None
+    ) -> GroupWatchdog:
+        """Start the watchdog; a ``sweeper`` is told it is the worker's own child, not an orphan."""
+        watchdog = cls(grace_seconds, sweeper)
         watchdog._process = await watchdog._spawn()
         watchdog._keeper = asyncio.create_task(watchdog._keep_running())
         return watchdog
 
     async def _spawn(self) -> asyncio.subprocess.Process:
+        if self._sweeper is None:
+            return await self._exec()
+        if self._process is not None:
+            self._sweeper.forget(self._process.pid)
+        async with self._sweeper.starting() as started:
+            process = await self._exec()
+            started.add(process.pid)
+        return process
+
+    async def _exec(self) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

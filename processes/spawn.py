@@ -2,11 +2,13 @@
 
 Shared by the executors that start programs (shell, python): output is
 bounded, and timeout, cancellation or the child's own exit end every process
-left in its group (SIGTERM, a grace period, then SIGKILL) so no orphan
-survives a run. Each group is registered with the worker's watchdog
+left in its group (SIGTERM, a grace period, then SIGKILL); what left the
+group (``setsid``, a double fork) is swept by ``processes.orphans``, so no
+orphan survives a run. Each group is registered with the worker's watchdog
 (``processes.group_watchdog``) while it runs, so it also ends when the
-worker is killed outright. A root worker can start the child as an
-unprivileged user.
+worker is killed outright. A root worker starts the child as an
+unprivileged user (``processes.identity``); ``no_new_privs`` and the
+resource limits are set in the child before ``exec`` (``processes.limits``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import pwd
 import signal
 import sys
 import time
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from processes.identity import RunAs
+from processes.limits import TaskLimits, child_setup
+from processes.orphans import OrphanSweeper
 from processes.output import BoundedOutput, pump
 
 log = logging.getLogger(__name__)
@@ -57,21 +61,6 @@ def wait_for_children_with_pidfds() -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """The unprivileged account a root worker starts task processes as."""
-
-    name: str
-    uid: int
-    gid: int
-    home: str
-
-    @classmethod
-    def lookup(cls, name: str) -> RunAs:
-        entry = pwd.getpwnam(name)
-        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
-
-
 class GroupRegistry(Protocol):
     """Who ends the registered process groups should the worker die (the watchdog)."""
 
@@ -85,6 +74,8 @@ class ProcessOutcome:
     exit_code: int
     stdout: BoundedOutput
     stderr: BoundedOutput
+    limit_hit: str | None = None
+    """The resource limit the exit came from, named with its setting (``processes.limits``)."""
 
     def failure_reason(self) -> str:
         """A one-paragraph reason for a non-zero exit, with the stderr tail."""
@@ -92,6 +83,8 @@ class ProcessOutcome:
             reason = f"killed by signal {signal.Signals(-self.exit_code).name}"
         else:
             reason = f"exit code {self.exit_code}"
+        if self.limit_hit is not None:
+            reason = f"{self.limit_hit}; {reason}"
         tail = self.stderr.tail_text(ERROR_TAIL_CHARS).strip()
         return f"{reason}: {tail}" if tail else reason
 
@@ -144,37 +137,76 @@ async def run_process(
     output_limit: int,
     grace_seconds: float,
     watchdog: GroupRegistry,
+    sweeper: OrphanSweeper,
     run_as: RunAs | None = None,
+    limits: TaskLimits | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` to completion; see the module docstring. The caller heartbeats."""
+    limits = limits or TaskLimits()
     environment = dict(env)
     identity: dict[str, object] = {}
     if run_as is not None:
+        # setgroups([]), setgid, setuid in the child, in that order, before ``child_setup``.
         identity = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
         environment["HOME"] = run_as.home
         environment["USER"] = environment["LOGNAME"] = run_as.name
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=environment,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        **identity,  # type: ignore[arg-type]
-    )
+    loop = asyncio.get_running_loop()
+    protocol = _ExitProtocol(loop)
+    async with sweeper.starting() as started:
+        transport, _ = await loop.subprocess_exec(
+            lambda: protocol,
+            *argv,
+            cwd=cwd,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            # The worker keeps its own files private (umask 077); a task's are its own business.
+            umask=0o022,
+            preexec_fn=child_setup(limits),
+            **identity,  # type: ignore[arg-type]
+        )
+        started.add(transport.get_pid())
+    proc = asyncio.subprocess.Process(transport, protocol, loop)
     pgid = proc.pid
     watchdog.watch(pgid)
     try:
-        return await _supervise(proc, pgid, output_limit, grace_seconds)
+        outcome = await _supervise(proc, protocol.exited, sweeper, output_limit, grace_seconds)
     finally:
         watchdog.forget(pgid)
+    limit_hit = limits.limit_hit(outcome.exit_code, outcome.stderr.tail_text(ERROR_TAIL_CHARS))
+    if limit_hit is None:
+        return outcome
+    return ProcessOutcome(outcome.exit_code, outcome.stdout, outcome.stderr, limit_hit)
+
+
+class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol for ``create_subprocess_exec``, telling when the child itself exits.
+
+    ``Process.wait()`` returns only once the child's pipes are closed too, and
+    a process that escaped the group (``setsid``) holds them open for as long
+    as it lives: the run must end, and sweep it, when the child exits.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 async def _supervise(
-    proc: asyncio.subprocess.Process, pgid: int, output_limit: int, grace_seconds: float
+    proc: asyncio.subprocess.Process,
+    exited: asyncio.Future[None],
+    sweeper: OrphanSweeper,
+    output_limit: int,
+    grace_seconds: float,
 ) -> ProcessOutcome:
-    """Collect the output and the exit code; end the whole group however the wait ends."""
+    """Collect the output and the exit code; end every process left, however the wait ends."""
     stdout, stderr = BoundedOutput(output_limit), BoundedOutput(output_limit)
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -183,19 +215,32 @@ async def _supervise(
         asyncio.create_task(pump(proc.stderr, stderr)),
     ]
     try:
-        exit_code = await proc.wait()
+        await asyncio.shield(exited)
     except BaseException:
-        # Cancelled (timeout, cancel, worker shutdown): the whole group goes.
-        await asyncio.shield(terminate_group(pgid, grace_seconds))
-        with contextlib.suppress(ProcessLookupError):
-            await asyncio.shield(proc.wait())
+        # Cancelled (timeout, cancel, worker shutdown): the whole group goes, then the rest.
+        await asyncio.shield(_end_the_rest(proc, exited, sweeper, grace_seconds))
         for reader in readers:
             reader.cancel()
         raise
-    # The child is done; whatever it left running in its group ends with it,
-    # and closing their ends of the pipes lets the readers finish.
-    await terminate_group(pgid, grace_seconds)
+    # The child is done; whatever it left running ends with it, and closing
+    # their ends of the pipes lets the readers finish.
+    await _end_the_rest(proc, exited, sweeper, grace_seconds)
     _, pending = await asyncio.wait(readers, timeout=grace_seconds + 1)
     for reader in pending:
         reader.cancel()
+    exit_code = proc.returncode
+    assert exit_code is not None
     return ProcessOutcome(exit_code=exit_code, stdout=stdout, stderr=stderr)
+
+
+async def _end_the_rest(
+    proc: asyncio.subprocess.Process,
+    exited: asyncio.Future[None],
+    sweeper: OrphanSweeper,
+    grace_seconds: float,
+) -> None:
+    """End the child's group, wait for the child, then sweep what escaped the group."""
+    await terminate_group(proc.pid, grace_seconds)
+    await exited
+    sweeper.forget(proc.pid)
+    await sweeper.sweep()

@@ -27,6 +27,7 @@ import devstack
 from tests.dev_server import DevServer, running_dev_server
 from tests.helpers import Api, login
 from tests.in_process import App, running_app, sqlite_url
+from tests.task_files import remove, task_dir
 
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
@@ -62,7 +63,10 @@ class Stack:
     temporal_address: str
     queue_prefix: str
     data_dir: Path
+    """The scheduler's own (0700): tasks cannot reach it."""
     env: dict[str, str]
+    task_dir: Path
+    """Owned by the task user: scripts, working directories and files tasks write."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -209,6 +213,7 @@ def running_stack(
         queue_prefix=env["SCHEDULER_TASK_QUEUE_PREFIX"],
         data_dir=tmp,
         env=env,
+        task_dir=task_dir(f"scheduler-{backend}-tasks-"),
     )
     try:
         stack.start_temporal()
@@ -224,8 +229,17 @@ def running_stack(
             devstack.stop(stack.processes[name], within_seconds=20)
         for handle in stack.logs:
             handle.close()
+        remove(stack.task_dir)
         if backend == "postgres":
             run_admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def task_tmp() -> Iterator[Path]:
+    """A directory of the test's own that task processes may read and write."""
+    path = task_dir()
+    yield path
+    remove(path)
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,7 @@ def test_worker_shutdown_kills_the_group_and_hands_the_attempt_over(
     marker = f"{uuid.uuid4().int % 1000 + 3000}.{os.getpid()}"
     try:
         eventually(lambda: "polling" in log_path.read_text(), timeout=30)
-        flag = stack.data_dir / f"second-{marker}"
+        flag = stack.task_dir / f"second-{marker}"
         # First attempt: background grandchild and a long sleep; the retry finishes at once.
         command = (
             f"if [ -e {flag} ]; then echo handed-over; "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from persistence.database import create_engine, create_sessionmaker
 from persistence.models import Task
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error
+from tests.task_files import TASK_PYTHON
 
 # The executors and the worker processes behave alike on either database (the
 # mirror's SQL has its own tests on both): once, on Postgres when available.
@@ -31,7 +31,7 @@ print("cwd=" + os.getcwd())
 
 
 def write_script(stack: Stack, name: str, text: str) -> Path:
-    path = stack.data_dir / name
+    path = stack.task_dir / name
     path.write_text(text)
     return path
 
@@ -52,22 +52,22 @@ def test_script_with_arguments_environment_and_directory(stack: Stack, admin: Ap
         script_path=str(script),
         arguments=["--input", "data.csv", "two words", "$(not expanded)"],
         environment={"GREETING": "hello"},
-        working_directory=str(stack.data_dir),
-        python_executable=sys.executable,
+        working_directory=str(stack.task_dir),
+        python_executable=TASK_PYTHON,
     )
     run = admin.wait_for_run(admin.trigger(task["id"]))
     assert run["status"] == "Completed", run
     seen = lines(run["result"])
     assert seen["args"] == "--input,data.csv,two words,$(not expanded)"
     assert seen["greeting"] == "hello"
-    assert seen["cwd"] == str(stack.data_dir)
+    assert seen["cwd"] == str(stack.task_dir)
     assert seen["venv"] == ""
 
 
 def test_virtual_env_supplies_interpreter_and_environment(stack: Stack, admin: Api) -> None:
-    venv = stack.data_dir / "task-venv"
+    venv = stack.task_dir / "task-venv"
     if not venv.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        subprocess.run([TASK_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
     script = write_script(stack, "in_venv.py", SCRIPT)
     task = python_task(admin, script_path=str(script), virtual_env=str(venv))
     run = admin.wait_for_run(admin.trigger(task["id"]))
@@ -91,7 +91,7 @@ def test_failing_script_reports_the_traceback(stack: Stack, admin: Api) -> None:
 
 
 def test_missing_script_fails_without_retry(stack: Stack, admin: Api) -> None:
-    task = python_task(admin, script_path=str(stack.data_dir / "nope.py"), max_retries=3)
+    task = python_task(admin, script_path=str(stack.task_dir / "nope.py"), max_retries=3)
     run = admin.wait_for_run(admin.trigger(task["id"]))
     assert run["status"] == "Failed"
     assert "does not exist" in run["error_message"]

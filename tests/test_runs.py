@@ -46,7 +46,7 @@ def test_failing_command_is_retried_then_failed(admin: Api) -> None:
 
 
 def test_command_that_succeeds_on_a_retry_completes(admin: Api, stack: Stack) -> None:
-    flag = stack.data_dir / f"flag-{uuid.uuid4().hex}"
+    flag = stack.task_dir / f"flag-{uuid.uuid4().hex}"
     # First attempt creates the flag and fails; the second finds it and succeeds.
     command = f"if [ -e {flag} ]; then echo second; else touch {flag}; exit 1; fi"
     task = admin.create_task(parameters={"command": command}, max_retries=1)
@@ -105,7 +105,7 @@ def test_environment_working_directory_and_shell(admin: Api, stack: Stack) -> No
     task = admin.create_task(
         parameters={
             "command": 'echo "$GREETING from $(pwd)"; echo "${DATABASE_URL:-no-secrets}"',
-            "working_directory": str(stack.data_dir),
+            "working_directory": str(stack.task_dir),
             "environment": {"GREETING": "hello"},
             "shell": "/bin/bash",
         }
@@ -113,7 +113,7 @@ def test_environment_working_directory_and_shell(admin: Api, stack: Stack) -> No
     run = admin.wait_for_run(admin.trigger(task["id"]))
     assert run["status"] == "Completed", run
     # The worker's own environment (which holds DATABASE_URL) does not leak into tasks.
-    assert run["result"] == f"hello from {stack.data_dir}\nno-secrets\n"
+    assert run["result"] == f"hello from {stack.task_dir}\nno-secrets\n"
 
 
 def test_missing_working_directory_fails_without_retrying(admin: Api) -> None:

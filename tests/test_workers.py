@@ -15,7 +15,9 @@ from typing import Any
 
 import devstack
 from processes.group_watchdog import GroupWatchdog
-from processes.spawn import ProcessOutcome, RunAs, run_process
+from processes.identity import RunAs
+from processes.orphans import OrphanSweeper
+from processes.spawn import ProcessOutcome, run_process
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error, eventually
 
@@ -132,6 +134,7 @@ def test_run_as_user_drops_root() -> None:
                 output_limit=1024,
                 grace_seconds=1,
                 watchdog=watchdog,
+                sweeper=OrphanSweeper(grace_seconds=1),
                 run_as=nobody,
             )
         finally:

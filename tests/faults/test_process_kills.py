@@ -38,9 +38,9 @@ def test_orchestrator_sigkilled_mid_run_and_restarted(fault_stack: Stack, fault_
 
 
 def test_shell_worker_sigkilled_mid_run_leaves_no_task_process(
-    fault_stack: Stack, fault_admin: Api, tmp_path: Path
+    fault_stack: Stack, fault_admin: Api, task_tmp: Path
 ) -> None:
-    pids, first = tmp_path / "pids", tmp_path / "first-attempt"
+    pids, first = task_tmp / "pids", task_tmp / "first-attempt"
     # The first attempt leaves a grandchild; the retry, on the restarted worker, just succeeds.
     command = f"if [ -e {first} ]; then echo retried; exit 0; fi; touch {first}; "
     task = fault_admin.create_task(parameters={"command": command + FAMILY.format(pids=pids)})

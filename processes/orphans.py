@@ -1,0 +1,152 @@
+"""Ending what a task leaves behind outside its process group.
+
+``setsid`` or a double fork takes a process out of the task's group, where
+ending the group cannot reach it. The worker is therefore a child subreaper
+(``processes.limits.become_subreaper``): such a process, once its parents are
+gone, is reparented to the worker instead of to init. And the first process
+of every task is a subreaper too, so while a task runs its escapees stay
+under it; they reach the worker only once that process has exited, that is
+once their run is over. Any child of the worker that the worker did not
+start itself is therefore left over from a finished run, and each run's end
+sweeps them (and their descendants) away: SIGTERM, a grace period, SIGKILL,
+and the zombies reaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    pid: int
+    ppid: int
+    state: str
+    started: int  # clock ticks since boot: with the pid, names one process
+
+
+def _read(pid: int) -> _Entry | None:
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command: state ppid pgrp ... starttime (the 20th).
+    fields = stat.rsplit(")", 1)[-1].split()
+    return _Entry(pid=pid, ppid=int(fields[1]), state=fields[0], started=int(fields[19]))
+
+
+def _process_table() -> list[_Entry]:
+    entries = []
+    for name in os.listdir(_PROC):
+        if name.isdigit() and (entry := _read(int(name))) is not None:
+            entries.append(entry)
+    return entries
+
+
+def _descendants(roots: Iterable[_Entry], table: list[_Entry]) -> list[_Entry]:
+    children: dict[int, list[_Entry]] = {}
+    for entry in table:
+        children.setdefault(entry.ppid, []).append(entry)
+    found, queue = [], list(roots)
+    while queue:
+        entry = queue.pop()
+        found.append(entry)
+        queue.extend(children.get(entry.pid, ()))
+    return found
+
+
+def _alive(entry: _Entry) -> bool:
+    """Still the same process, and not yet a zombie."""
+    now = _read(entry.pid)
+    return now is not None and now.started == entry.started and now.state not in ("Z", "X")
+
+
+def _signal(entry: _Entry, signum: int) -> None:
+    # Through a pidfd checked against the start time: a pid that was reused
+    # since the scan names another process, which must not be signalled.
+    try:
+        fd = os.pidfd_open(entry.pid)
+    except OSError:
+        return
+    try:
+        if _alive(entry):
+            signal.pidfd_send_signal(fd, signum)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+async def _gone_within(entries: list[_Entry], seconds: float) -> bool:
+    """Whether every one of ``entries`` has exited (or become a zombie) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(entry) for entry in entries):
+            return True
+        await asyncio.sleep(0.05)
+    return not any(_alive(entry) for entry in entries)
+
+
+class OrphanSweeper:
+    """The worker's children it started itself are ``known``; every other child is swept."""
+
+    def __init__(self, grace_seconds: float) -> None:
+        self._grace_seconds = grace_seconds
+        self._known: set[int] = set()
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def starting(self) -> AsyncIterator[set[int]]:
+        """Hold off sweeps while a child starts; add its pid to the yielded set.
+
+        Between ``fork`` and the caller learning the pid, the new child would
+        look like an orphan to a sweep.
+        """
+        async with self._lock:
+            yield self._known
+
+    def forget(self, pid: int) -> None:
+        """``pid`` has exited and been reaped by its owner."""
+        self._known.discard(pid)
+
+    async def sweep(self) -> int:
+        """End every child of this process it did not start, with their descendants.
+
+        Returns how many live processes it ended.
+        """
+        me = os.getpid()
+        async with self._lock:
+            table = _process_table()
+            orphans = [e for e in table if e.ppid == me and e.pid not in self._known]
+        if not orphans:
+            return 0
+        doomed = [e for e in _descendants(orphans, table) if e.state not in ("Z", "X")]
+        if not doomed:
+            await self._reap()
+            return 0
+        for entry in doomed:
+            _signal(entry, signal.SIGTERM)
+        if not await _gone_within(doomed, self._grace_seconds):
+            for entry in doomed:
+                _signal(entry, signal.SIGKILL)
+            await _gone_within(doomed, 1.0)
+        await self._reap()
+        return len(doomed)
+
+    async def _reap(self) -> None:
+        """Collect the exit status of every zombie child this process did not start."""
+        me = os.getpid()
+        async with self._lock:
+            for entry in _process_table():
+                if entry.ppid == me and entry.pid not in self._known and entry.state == "Z":
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(entry.pid, os.WNOHANG)  # noqa: ASYNC222 - WNOHANG: never blocks

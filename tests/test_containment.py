@@ -1,0 +1,173 @@
+"""What a task process can reach: not the scheduler's secrets, nor past its run or its limits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data_dir import tighten
+from devstack import ROOT
+from processes.identity import IdentityRefused, task_identity
+from tests.conftest import Stack, running_stack
+from tests.helpers import Api
+from tests.process_family import alive
+from tests.task_files import TASK_USER
+
+
+def shell_run(api: Api, command: str) -> dict[str, object]:
+    task = api.create_task(parameters={"command": command}, max_retries=0)
+    return api.wait_for_run(api.trigger(task["id"]))
+
+
+def test_tasks_run_as_the_task_user_with_no_new_privileges(operator: Api) -> None:
+    run = shell_run(operator, "id -un; grep NoNewPrivs /proc/self/status")
+    assert run["status"] == "Completed", run
+    user, no_new_privs = str(run["result"]).splitlines()
+    assert user == TASK_USER
+    assert no_new_privs.split() == ["NoNewPrivs:", "1"]
+
+
+def secret_places(stack: Stack) -> list[str]:
+    """The data dir, its JWT secret, the database, and the worker's environment (its URL)."""
+    places = [str(stack.data_dir), str(stack.data_dir / "jwt_secret"), "/proc/$PPID/environ"]
+    if stack.backend == "sqlite":
+        places.append(str(stack.data_dir / "scheduler.db"))
+    return places
+
+
+def test_an_operator_task_cannot_read_the_scheduler_secrets(stack: Stack, operator: Api) -> None:
+    for place in secret_places(stack):
+        command = f"ls {place}" if place == str(stack.data_dir) else f"cat {place}"
+        run = shell_run(operator, command)
+        assert run["status"] == "Failed", (place, run)
+        assert "Permission denied" in str(run["error_message"]), (place, run)
+
+
+def test_the_data_dir_and_its_databases_are_private(stack: Stack) -> None:
+    assert stack.data_dir.stat().st_mode & 0o777 == 0o700
+    databases = [p for p in stack.data_dir.iterdir() if ".db" in p.name]
+    assert any(p.name == "temporal.db" for p in databases)
+    if stack.backend == "sqlite":
+        assert any(p.name == "scheduler.db" for p in databases)
+    for path in databases:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_existing_files_are_tightened(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "nested").mkdir(parents=True)
+    data.chmod(0o755)
+    for name in ("jwt_secret", "scheduler.db", "scheduler.db-wal", "nested/temporal.db"):
+        (data / name).write_text("x")
+        (data / name).chmod(0o644)
+    tighten(data)
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "nested").stat().st_mode & 0o777 == 0o700
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_setsid_and_a_double_fork_are_gone_when_the_run_ends(admin: Api, task_tmp: Path) -> None:
+    escaped, forked = task_tmp / "escaped", task_tmp / "forked"
+    command = (
+        f"setsid sh -c 'echo $$ > {escaped}; exec sleep 600' & "
+        f"(setsid sh -c 'echo $$ > {forked}; exec sleep 600' &); "
+        f"while [ ! -s {escaped} ] || [ ! -s {forked} ]; do sleep 0.05; done; echo started"
+    )
+    run = shell_run(admin, command)
+    assert run["status"] == "Completed", run
+    assert run["result"] == "started\n"
+    pids = [int(escaped.read_text()), int(forked.read_text())]
+    assert not any(alive(pid) for pid in pids), pids
+
+
+# A root worker told to run tasks as root.
+
+
+def test_a_root_worker_refuses_to_run_tasks_as_root(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "SCHEDULER_DATA_DIR": str(tmp_path),
+        "SCHEDULER_RUN_AS_USER": "root",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+    }
+    worker = subprocess.run(
+        [sys.executable, str(ROOT / "worker_main.py"), "--task-type", "shell"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2, worker
+    assert "SCHEDULER_ALLOW_ROOT_TASKS=1" in worker.stderr
+
+
+def test_root_tasks_need_the_explicit_setting_and_are_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(IdentityRefused, match="SCHEDULER_ALLOW_ROOT_TASKS"):
+        task_identity("root", allow_root_tasks=False)
+    with caplog.at_level(logging.WARNING, logger="processes.identity"):
+        assert task_identity("root", allow_root_tasks=True) is None
+    assert "run as root" in caplog.text
+    with pytest.raises(IdentityRefused, match="no such user"):
+        task_identity("no-such-user-here", allow_root_tasks=False)
+    nobody = task_identity(TASK_USER, allow_root_tasks=False)
+    assert nobody is not None
+    assert nobody.uid == pwd.getpwnam(TASK_USER).pw_uid
+
+
+# Resource limits: a stack of their own, as they apply to every task of its workers.
+
+LIMITS = {
+    "SCHEDULER_TASK_MAX_CPU_SECONDS": "1",
+    "SCHEDULER_TASK_MAX_MEMORY_MB": "256",
+    "SCHEDULER_TASK_MAX_OPEN_FILES": "64",
+    "SCHEDULER_TASK_MAX_PROCESSES": "40",
+}
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[Api]:
+    with running_stack("sqlite", env_overrides=LIMITS) as stack:
+        api = stack.api("operator")
+        yield api
+        api.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        ("while :; do :; done", "CPU time limit (SCHEDULER_TASK_MAX_CPU_SECONDS=1)"),
+        (
+            "python3 -c 'x = bytearray(512 * 1024 * 1024)'",
+            "memory limit (SCHEDULER_TASK_MAX_MEMORY_MB=256)",
+        ),
+        (
+            "python3 -c 'files = [open(\"/dev/null\") for _ in range(100)]'",
+            "open files limit (SCHEDULER_TASK_MAX_OPEN_FILES=64)",
+        ),
+        (
+            "for i in $(seq 80); do sleep 5 & done; wait",
+            "process limit (SCHEDULER_TASK_MAX_PROCESSES=40)",
+        ),
+    ],
+)
+def test_a_task_over_a_limit_fails_naming_it(limited: Api, command: str, named: str) -> None:
+    run = shell_run(limited, command)
+    assert run["status"] == "Failed", run
+    assert str(run["error_message"]).startswith(named), run
+
+
+def test_a_task_within_the_limits_runs(limited: Api) -> None:
+    run = shell_run(limited, "python3 -c 'print(sum(range(10**6)))'")
+    assert run["status"] == "Completed", run
