@@ -23,7 +23,9 @@ RUN pip install . \
     && mkdir -p /var/lib/scheduler \
     && chown scheduler /var/lib/scheduler
 
-# Tasks run as this unprivileged user too; no secret is baked in (see .env.example).
+# The API and the orchestrator run as this unprivileged user; the compose file
+# starts the shell and Python workers as root so that their tasks run as
+# nobody (SCHEDULER_RUN_AS_USER). No secret is baked in (see .env.example).
 USER scheduler
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \

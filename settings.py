@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from domain.parameters import ParameterRules
+
+TASK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""The ``PATH`` task processes start with."""
+
+
+def _default_interpreters() -> tuple[str, ...]:
+    """The ``python3`` a task gets when it names none: the one on the tasks' ``PATH``."""
+    found = shutil.which("python3", path=TASK_PATH)
+    return (found,) if found else ()
 
 
 class SettingsError(ValueError):
@@ -136,6 +148,8 @@ class Settings:
     kill_grace_seconds: float = 5.0
     allowed_shells: tuple[str, ...] = ("/bin/sh", "/bin/bash")
     allowed_paths: tuple[str, ...] = ()
+    allowed_interpreters: tuple[str, ...] = ()
+    allow_loader_env: bool = False
     http_block_private: bool = False
     run_as_user: str = "nobody"
     allow_root_tasks: bool = False
@@ -162,6 +176,16 @@ class Settings:
     temporal_ui_url: str = ""
     log_format: str = "text"
     """``text`` (human-readable lines) or ``json`` (one JSON object per line)."""
+
+    @property
+    def parameter_rules(self) -> ParameterRules:
+        """The rules task parameters are validated with, on the API and on the worker."""
+        return ParameterRules(
+            allowed_shells=self.allowed_shells,
+            allowed_paths=self.allowed_paths,
+            allowed_interpreters=self.allowed_interpreters,
+            allow_loader_env=self.allow_loader_env,
+        )
 
     @property
     def orchestrator_queue(self) -> str:
@@ -234,6 +258,10 @@ class Settings:
             kill_grace_seconds=_float(env, "SCHEDULER_KILL_GRACE_SECONDS", 5.0),
             allowed_shells=_list(env, "SCHEDULER_ALLOWED_SHELLS", ("/bin/sh", "/bin/bash")),
             allowed_paths=_list(env, "SCHEDULER_ALLOWED_PATHS", ()),
+            allowed_interpreters=_list(
+                env, "SCHEDULER_ALLOWED_INTERPRETERS", _default_interpreters()
+            ),
+            allow_loader_env=_bool(env, "SCHEDULER_ALLOW_LOADER_ENV"),
             http_block_private=_bool(env, "SCHEDULER_HTTP_BLOCK_PRIVATE"),
             run_as_user=_str(env, "SCHEDULER_RUN_AS_USER", "nobody"),
             allow_root_tasks=_bool(env, "SCHEDULER_ALLOW_ROOT_TASKS"),

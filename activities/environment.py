@@ -10,15 +10,15 @@ from typing import TypeVar
 import msgspec
 
 from activities.attempt import Attempt
-from domain.parameters import ParameterError, validate_parameters
+from domain.parameters import ParameterError, check_path, validate_parameters
 from processes.identity import RunAs
 from processes.limits import TaskLimits
 from processes.orphans import OrphanSweeper
 from processes.spawn import GroupRegistry, ProcessOutcome, run_process
-from settings import Settings
+from settings import TASK_PATH, Settings
 from workflows.payloads import ExecuteTask
 
-BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BASE_PATH = TASK_PATH
 
 P = TypeVar("P", bound=msgspec.Struct)
 
@@ -58,24 +58,36 @@ class ExecutionContext:
         """The task's parameters, validated again here: this worker's allowlists apply."""
         try:
             canonical = validate_parameters(
-                task_type,
-                task.parameters,
-                allowed_shells=self.settings.allowed_shells,
-                allowed_paths=self.settings.allowed_paths,
+                task_type, task.parameters, self.settings.parameter_rules
             )
         except ParameterError as exc:
             raise attempt.invalid(exc) from exc
         return msgspec.convert(canonical, type=schema)
 
+    def resolved(self, attempt: Attempt, field: str, path: str) -> str:
+        """``path`` with its symlinks resolved now, checked again against the allowed paths.
+
+        The API checked the path as it resolved then; a link re-pointed since
+        is caught here, and the program is given the resolved path, so what
+        was checked is what runs.
+        """
+        try:
+            return check_path(field, os.path.realpath(path), self.settings.allowed_paths)
+        except ParameterError as exc:
+            raise attempt.invalid(exc) from exc
+
     def working_directory(self, attempt: Attempt, path: str | None) -> str | None:
-        if path is not None and not os.path.isdir(path):
+        if path is None:
+            return None
+        resolved = self.resolved(attempt, "parameters.working_directory", path)
+        if not os.path.isdir(resolved):
             raise attempt.invalid(
                 ParameterError(
                     "parameters.working_directory",
                     f"{path!r} does not exist on worker {attempt.worker_id}",
                 )
             )
-        return path
+        return resolved
 
     async def run(
         self,

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import BASE_PATH, ExecutionContext, base_environment
-from domain.parameters import ParameterError, PythonParameters
+from domain.parameters import ParameterError, PythonParameters, check_interpreter
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 
@@ -34,10 +34,12 @@ class PythonExecutor:
         """The interpreter to run and the base environment it runs in."""
         base = base_environment()
         if params.virtual_env is not None:
-            interpreter = os.path.join(params.virtual_env, "bin", "python")
+            venv = self._context.resolved(attempt, "parameters.virtual_env", params.virtual_env)
+            # Not resolved further: a virtual env's python knows its env by the path it is run as.
+            interpreter = os.path.join(venv, "bin", "python")
             field = "parameters.virtual_env"
-            base["VIRTUAL_ENV"] = params.virtual_env
-            base["PATH"] = f"{os.path.join(params.virtual_env, 'bin')}:{BASE_PATH}"
+            base["VIRTUAL_ENV"] = venv
+            base["PATH"] = f"{os.path.join(venv, 'bin')}:{BASE_PATH}"
         elif params.python_executable is not None:
             interpreter, field = params.python_executable, "parameters.python_executable"
         else:
@@ -50,6 +52,10 @@ class PythonExecutor:
                     )
                 )
             interpreter, field = found, "parameters.python_executable"
+            try:
+                check_interpreter(field, found, self._context.settings.parameter_rules)
+            except ParameterError as exc:
+                raise attempt.invalid(exc) from exc
         if not _executable(interpreter):
             raise attempt.invalid(
                 ParameterError(
@@ -64,7 +70,8 @@ class PythonExecutor:
         async with self._tracker.attempt(task) as attempt:
             params = self._context.parameters(attempt, "python", task, PythonParameters)
             interpreter, base = self._interpreter(attempt, params)
-            if not _is_file(params.script_path):
+            script = self._context.resolved(attempt, "parameters.script_path", params.script_path)
+            if not _is_file(script):
                 raise attempt.invalid(
                     ParameterError(
                         "parameters.script_path",
@@ -73,7 +80,7 @@ class PythonExecutor:
                 )
             cwd = self._context.working_directory(attempt, params.working_directory)
             outcome = await self._context.run(
-                [interpreter, params.script_path, *params.arguments],
+                [interpreter, script, *params.arguments],
                 cwd=cwd,
                 environment=params.environment,
                 base=base,

@@ -10,15 +10,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from data_dir import tighten
 from devstack import ROOT
 from processes.identity import IdentityRefused, task_identity
 from tests.conftest import Stack, running_stack
-from tests.helpers import Api
+from tests.helpers import Api, assert_error, unique
 from tests.process_family import alive
-from tests.task_files import TASK_USER
+from tests.task_files import TASK_PYTHON, TASK_USER, remove, task_dir
 
 
 def shell_run(api: Api, command: str) -> dict[str, object]:
@@ -126,7 +127,22 @@ def test_root_tasks_need_the_explicit_setting_and_are_warned_about(
     assert nobody.uid == pwd.getpwnam(TASK_USER).pw_uid
 
 
-# Resource limits: a stack of their own, as they apply to every task of its workers.
+def test_loader_environment_is_refused_with_the_field_named(admin: Api) -> None:
+    response = admin.post(
+        "/api/tasks",
+        json={
+            "name": "preloaded",
+            "task_type": "shell",
+            "schedule": "0 0 1 1 *",
+            "parameters": {"command": "id", "environment": {"LD_PRELOAD": "/tmp/evil.so"}},
+        },
+    )
+    body = assert_error(response, 422, "VALIDATION_ERROR")
+    assert body["error"]["details"]["field"] == "parameters.environment.LD_PRELOAD"
+
+
+# Resource limits and allowed paths: a stack of their own, as they apply to every
+# task of its workers.
 
 LIMITS = {
     "SCHEDULER_TASK_MAX_CPU_SECONDS": "1",
@@ -137,11 +153,100 @@ LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def limited() -> Iterator[Api]:
-    with running_stack("sqlite", env_overrides=LIMITS) as stack:
+def jobs() -> Iterator[Path]:
+    """The one allowed root of the restricted stack, and a directory outside it."""
+    root = task_dir("jobs-")
+    yield root
+    remove(root)
+
+
+@pytest.fixture(scope="module")
+def restricted(jobs: Path) -> Iterator[Api]:
+    overrides = {**LIMITS, "SCHEDULER_ALLOWED_PATHS": str(jobs)}
+    with running_stack("sqlite", env_overrides=overrides) as stack:
         api = stack.api("operator")
         yield api
         api.close()
+
+
+@pytest.fixture(scope="module")
+def limited(restricted: Api) -> Api:
+    return restricted
+
+
+def python_task(api: Api, parameters: dict[str, object]) -> httpx.Response:
+    return api.post(
+        "/api/tasks",
+        json={
+            "name": unique("py"),
+            "task_type": "python",
+            "schedule": "0 0 1 1 *",
+            "parameters": parameters,
+            "max_retries": 0,
+        },
+    )
+
+
+def test_a_symlink_out_of_the_allowed_paths_is_refused_at_create(
+    restricted: Api, jobs: Path
+) -> None:
+    outside = task_dir("outside-")
+    try:
+        (outside / "job.py").write_text("print('outside')\n")
+        link = jobs / unique("escape")
+        link.symlink_to(outside)
+        response = python_task(restricted, {"script_path": f"{link}/job.py"})
+        body = assert_error(response, 422, "VALIDATION_ERROR")
+        assert body["error"]["details"]["field"] == "parameters.script_path"
+        assert "outside the allowed paths" in body["error"]["message"]
+    finally:
+        remove(outside)
+
+
+def test_a_symlink_re_pointed_after_create_is_refused_on_the_worker(
+    restricted: Api, jobs: Path
+) -> None:
+    outside = task_dir("outside-")
+    release = jobs / unique("release")
+    try:
+        release.mkdir()
+        for directory in (release, outside):
+            (directory / "job.py").write_text(f"print('from {directory.name}')\n")
+        current = jobs / unique("current")
+        current.symlink_to(release)
+        response = python_task(restricted, {"script_path": f"{current}/job.py"})
+        assert response.status_code == 201, response.text
+        task_id = response.json()["data"]["id"]
+        run = restricted.wait_for_run(restricted.trigger(task_id))
+        assert run["status"] == "Completed", run
+        assert run["result"] == f"from {release.name}\n"
+        current.unlink()
+        current.symlink_to(outside)
+        run = restricted.wait_for_run(restricted.trigger(task_id))
+        assert run["status"] == "Failed", run
+        assert run["error_message"].startswith("parameters.script_path: "), run
+        assert "outside the allowed paths" in run["error_message"]
+        assert run["retry_count"] == 0
+    finally:
+        remove(outside)
+
+
+def test_only_allowed_interpreters_run(restricted: Api, jobs: Path) -> None:
+    script = jobs / unique("job")
+    script.write_text("import sys; print(sys.prefix)\n")
+    response = python_task(restricted, {"script_path": str(script), "python_executable": "/bin/sh"})
+    body = assert_error(response, 422, "VALIDATION_ERROR")
+    assert body["error"]["details"]["field"] == "parameters.python_executable"
+    venv = jobs / "venv"
+    if not venv.exists():
+        subprocess.run([TASK_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    for interpreter in (TASK_PYTHON, f"{venv}/bin/python"):
+        response = python_task(
+            restricted, {"script_path": str(script), "python_executable": interpreter}
+        )
+        assert response.status_code == 201, response.text
+        run = restricted.wait_for_run(restricted.trigger(response.json()["data"]["id"]))
+        assert run["status"] == "Completed", run
 
 
 @pytest.mark.parametrize(

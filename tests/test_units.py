@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from domain.cron import CronError, to_temporal_cron
-from domain.parameters import ParameterError, validate_parameters
+from domain.parameters import ParameterError, ParameterRules, validate_parameters
 from processes.output import BoundedOutput
 from settings import Settings, SettingsError
 
@@ -71,14 +71,14 @@ def test_bounded_output_small_is_untouched() -> None:
 
 
 SHELLS = ("/bin/sh", "/bin/bash")
+RULES = ParameterRules(allowed_shells=SHELLS)
 
 
 def test_shell_parameters_are_normalised() -> None:
     params = validate_parameters(
         "shell",
         {"command": "ls", "working_directory": "/tmp//x/./y"},
-        allowed_shells=SHELLS,
-        allowed_paths=(),
+        RULES,
     )
     # Defaults (shell /bin/sh, empty environment) are implied, not echoed.
     assert params == {"command": "ls", "working_directory": "/tmp/x/y"}
@@ -103,7 +103,7 @@ def test_shell_parameters_are_normalised() -> None:
 )
 def test_shell_parameters_refused(raw: dict[str, object], field: str) -> None:
     with pytest.raises(ParameterError) as info:
-        validate_parameters("shell", raw, allowed_shells=SHELLS, allowed_paths=("/srv",))
+        validate_parameters("shell", raw, ParameterRules(SHELLS, allowed_paths=("/srv",)))
     assert info.value.field == field
 
 

@@ -85,10 +85,7 @@ class TaskService:
                 ) from exc
         try:
             parameters = validate_parameters(
-                body.task_type,
-                body.parameters,
-                allowed_shells=self._settings.allowed_shells,
-                allowed_paths=self._settings.allowed_paths,
+                body.task_type, body.parameters, self._settings.parameter_rules
             )
         except ParameterError as exc:
             raise validation_error(exc.field, exc.message) from exc
