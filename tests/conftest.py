@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,8 +226,12 @@ def running_stack(
         devstack.wait_for_http(f"{stack.base_url}/health", 90, stack.processes["api"])
         yield stack
     finally:
-        for name in reversed(list(stack.processes)):
-            devstack.stop(stack.processes[name], within_seconds=20)
+        # Everything but Temporal at once (each worker drains on its own), then Temporal.
+        others = [p for name, p in stack.processes.items() if name != "temporal"]
+        with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
+            list(pool.map(lambda process: devstack.stop(process, within_seconds=20), others))
+        if "temporal" in stack.processes:
+            devstack.stop(stack.processes["temporal"], within_seconds=20)
         for handle in stack.logs:
             handle.close()
         remove(stack.task_dir)
