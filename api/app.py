@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.auth.api_keys import ApiKeyService
 from api.auth.controller import ApiKeyController, AuthController
 from api.auth.guards import provide_principal
+from api.auth.middleware import Authentication
 from api.auth.passwords import PasswordHasher
 from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
@@ -26,6 +27,7 @@ from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter
 from api.observability.requests import RequestObserver
+from api.pipeline import around_every_request
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
 from api.security.rate_limit_store import make_store
@@ -151,9 +153,12 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,  # the process configures logging once (logging_setup)
     )
     limits = Limits(settings.rate_limit_auth, settings.rate_limit_tasks, settings.rate_limit_system)
-    app.asgi_handler = SecurityHeaders(
-        RateLimiter(app.asgi_handler, limits, rate_limit_store, tokens)
+    return around_every_request(
+        app,
+        [
+            RequestObserver(http_metrics),
+            SecurityHeaders(),
+            Authentication,
+            RateLimiter(limits, rate_limit_store),
+        ],
     )
-    # Outermost, so router-level answers (404, 405) get a request id, a log line and metrics.
-    app.asgi_handler = RequestObserver(app.asgi_handler, http_metrics)
-    return app

@@ -1,4 +1,4 @@
-"""Route guards: authorisation is declared on the route, never checked inside handlers."""
+"""Route guards: authorisation is declared on the route and reads what authentication found."""
 
 from __future__ import annotations
 
@@ -9,22 +9,20 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from api.auth.permissions import Permission, grants
-from api.auth.principal import Authenticator, Principal
+from api.auth.principal import Identity, Principal
 from api.errors import ApiError, ErrorCode
 
 
 def requires(*permissions: Permission, offline_ok: bool = False) -> Guard:
-    """A guard that authenticates the caller and demands ``permissions`` (none: any caller).
+    """A guard demanding an authenticated caller holding ``permissions`` (none: any caller).
 
     ``offline_ok`` lets a verified user token through while the database is down
-    (see ``Authenticator.authenticate``).
+    (see ``Identity.offline``).
     """
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        authenticator: Authenticator = connection.app.state.authenticator
-        principal = await authenticator.authenticate(
-            connection.headers.get("authorization"), offline_ok=offline_ok
-        )
+    def guard(connection: ASGIConnection[Any, Any, Identity, Any], _: BaseRouteHandler) -> None:
+        identity: Identity = connection.auth
+        principal = identity.principal_or_raise(offline_ok=offline_ok)
         if not grants(principal.permissions, permissions):
             needed = ", ".join(permissions)
             raise ApiError(
@@ -33,12 +31,10 @@ def requires(*permissions: Permission, offline_ok: bool = False) -> Guard:
                 f"This action requires the {needed} permission",
                 {"required": list(permissions)},
             )
-        connection.state.principal = principal
 
     return guard
 
 
-def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """Dependency: the principal the route's guard authenticated."""
-    principal: Principal = request.state.principal
-    return principal
+def provide_principal(request: ASGIConnection[Any, Any, Identity, Any]) -> Principal:
+    """Dependency: the caller the route's guard let in."""
+    return request.auth.principal_or_raise(offline_ok=True)

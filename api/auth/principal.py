@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth.permissions import ROLE_PERMISSIONS, Role
-from api.auth.tokens import ACCESS, TokenError, TokenService
+from api.auth.tokens import ACCESS, TokenClaims, TokenError, TokenService
 from api.errors import ApiError, ErrorCode
 from persistence import credentials
 
@@ -43,6 +43,36 @@ def _invalid(message: str) -> ApiError:
     return ApiError(401, ErrorCode.INVALID_TOKEN, message)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """What authenticating a request found: a principal, or why there is none."""
+
+    principal: Principal | None = None
+    refusal: Exception | None = None
+    """Why there is no principal: a 401 ``ApiError``, or the error (the database
+    being unreachable, say) that stopped the check."""
+    offline: Principal | ApiError | None = None
+    """While the database is unreachable: what a user's access token says on its
+    own (its role claim; revocation cannot be checked), or why it says nothing."""
+
+    def principal_or_raise(self, *, offline_ok: bool = False) -> Principal:
+        """The principal, else raise the refusal (``offline_ok``: accept ``offline``)."""
+        if self.principal is not None:
+            return self.principal
+        if offline_ok and self.offline is not None:
+            if isinstance(self.offline, ApiError):
+                raise self.offline
+            return self.offline
+        raise self.refusal or _unauthenticated("Authentication required")
+
+    @property
+    def caller(self) -> Principal | None:
+        """Whose credential verified, revocation aside: the principal, or the offline one."""
+        if self.principal is not None:
+            return self.principal
+        return self.offline if isinstance(self.offline, Principal) else None
+
+
 class Authenticator:
     def __init__(
         self,
@@ -55,39 +85,48 @@ class Authenticator:
         self._sessions = sessions
         self._reads = reads
 
-    async def authenticate(
-        self, authorization: str | None, *, offline_ok: bool = False
-    ) -> Principal:
-        """The principal behind an ``Authorization: Bearer`` header, or a 401 ``ApiError``.
+    async def identify(self, authorization: str | None) -> Identity:
+        """Who sent ``authorization`` (an ``Authorization`` header's value), checked once.
 
-        ``offline_ok``: while the database is unreachable, a user's access token
-        that verifies is taken at its word (its role claim; revocation cannot be
-        checked). Only the health report allows that, so it can tell the truth
-        about the outage instead of failing with it.
+        A missing, malformed, expired or revoked credential is a refusal (a 401
+        ``ApiError``), never an exception; so is a database error, which then
+        comes with what a user token says on its own (``Identity.offline``).
         """
         if not authorization:
-            raise _unauthenticated("Authentication required: send 'Authorization: Bearer <token>'")
+            return Identity(
+                refusal=_unauthenticated(
+                    "Authentication required: send 'Authorization: Bearer <token>'"
+                )
+            )
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
-            raise _unauthenticated("Authorization header must be 'Bearer <token>'")
-        try:
-            if credential.startswith(API_KEY_PREFIX):
+            return Identity(
+                refusal=_unauthenticated("Authorization header must be 'Bearer <token>'")
+            )
+        if credential.startswith(API_KEY_PREFIX):
+            try:
                 async with self._sessions() as session:
-                    return await self._api_key(session, credential)
-            async with self._reads() as session:
-                return await self._user_token(session, credential)
-        except (SQLAlchemyError, OSError):
-            if not offline_ok or credential.startswith(API_KEY_PREFIX):
-                raise
-            return self._offline(credential)
-
-    def _offline(self, token: str) -> Principal:
+                    return Identity(principal=await self._api_key(session, credential))
+            except (ApiError, SQLAlchemyError, OSError) as exc:
+                return Identity(refusal=exc)
         try:
-            claims = self._tokens.decode(token, ACCESS)
+            claims = self._tokens.decode(credential, ACCESS)
+        except TokenError as exc:
+            return Identity(refusal=_invalid(f"Invalid token: {exc}"))
+        try:
+            async with self._reads() as session:
+                return Identity(principal=await self._user_token(session, claims))
+        except ApiError as exc:
+            return Identity(refusal=exc)
+        except (SQLAlchemyError, OSError) as exc:
+            return Identity(refusal=exc, offline=self._offline(claims))
+
+    def _offline(self, claims: TokenClaims) -> Principal | ApiError:
+        try:
             role = Role(claims.role)
-        except (TokenError, ValueError) as exc:
-            raise _invalid("Invalid token") from exc
+        except ValueError:
+            return _invalid("Invalid token")
         return Principal(
             id=claims.subject,
             name=claims.subject,
@@ -98,11 +137,7 @@ class Authenticator:
             token_family=claims.family,
         )
 
-    async def _user_token(self, session: AsyncSession, token: str) -> Principal:
-        try:
-            claims = self._tokens.decode(token, ACCESS)
-        except TokenError as exc:
-            raise _invalid(f"Invalid token: {exc}") from exc
+    async def _user_token(self, session: AsyncSession, claims: TokenClaims) -> Principal:
         user = await credentials.token_holder(
             session, claims.subject, claims.jti, f"family:{claims.family}"
         )
@@ -118,16 +153,6 @@ class Authenticator:
             expires_at=claims.expires_at,
             token_id=claims.jti,
             token_family=claims.family,
-        )
-
-    async def api_key_is_live(self, key: str) -> bool:
-        """Whether ``key`` is a stored, unrevoked, unexpired key (read only)."""
-        async with self._reads() as session:
-            record = await credentials.api_key_by_hash(session, hash_api_key(key))
-        return (
-            record is not None
-            and record.revoked_at is None
-            and (record.expires_at is None or record.expires_at > datetime.now(UTC))
         )
 
     async def _api_key(self, session: AsyncSession, key: str) -> Principal:

@@ -1,20 +1,16 @@
-"""The outermost ASGI layer: a request id, one log line and the HTTP metrics per request.
-
-It wraps the whole application (router included), because Litestar's own
-middleware runs per route and would miss what the router answers itself
-(404 for an unknown path, 405), and every response must carry its id.
-"""
+"""A request id, one log line and the HTTP metrics per request, router answers included."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, cast
+from typing import cast
 
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth.principal import Principal
+from api.auth.principal import Identity
 from api.observability.metrics import HttpMetrics
 from api.observability.request_id import HEADER, request_id_from
 from logging_setup import log_context
@@ -25,15 +21,13 @@ UNMATCHED_ROUTE = "unmatched"
 """The route label of requests no route matched (404, 405): raw paths never become labels."""
 
 
-class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
-        self._app = app
+class RequestObserver(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, metrics: HttpMetrics) -> None:
         self._metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self._app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         request_id = request_id_from(scope["headers"])
         id_header = (HEADER, request_id.encode("ascii"))
         status = 500  # what the server answers if the app fails before responding
@@ -49,7 +43,7 @@ class RequestObserver:
         started = time.perf_counter()
         with log_context(request_id=request_id):
             try:
-                await self._app(scope, receive, send_with_id)
+                await next_app(scope, receive, send_with_id)
             finally:
                 self._record(scope, status, time.perf_counter() - started, request_id)
 
@@ -57,9 +51,9 @@ class RequestObserver:
         method = str(scope.get("method", ""))
         route = str(scope.get("path_template") or UNMATCHED_ROUTE)
         self._metrics.observe(method, route, status, seconds)
-        state: dict[str, Any] = scope.get("state") or {}
-        principal = state.get("principal")
-        user = principal.name if isinstance(principal, Principal) else None
+        identity = scope.get("auth")
+        caller = identity.caller if isinstance(identity, Identity) else None
+        user = caller.name if caller is not None else None
         duration_ms = round(seconds * 1000, 1)
         log.log(
             logging.WARNING if status >= 500 else logging.INFO,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = (
@@ -16,14 +17,10 @@ SECURITY_HEADERS = (
 NO_STORE = (b"cache-control", b"no-store")
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
+class SecurityHeaders(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self._app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         extra = [*SECURITY_HEADERS]
         if str(scope.get("path", "")).startswith("/api/"):
             extra.append(NO_STORE)
@@ -35,4 +32,4 @@ class SecurityHeaders:
                 )
             await send(message)
 
-        await self._app(scope, receive, send_with_headers)
+        await next_app(scope, receive, send_with_headers)
