@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY settings.py data_dir.py api_main.py worker_main.py devstack.py logging_setup.py ./
+COPY settings.py data_dir.py backoff.py api_main.py worker_main.py devstack.py logging_setup.py ./
 COPY api ./api
 COPY activities ./activities
 COPY domain ./domain

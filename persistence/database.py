@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from typing import Any
 
 from sqlalchemy import Connection, event, text
@@ -16,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-log = logging.getLogger(__name__)
+from backoff import retry_with_backoff
 
 READ_ONLY = "scheduler_read_only"
 
@@ -119,16 +116,14 @@ async def wait_for_database(engine: AsyncEngine, within_seconds: float) -> None:
     ``within_seconds`` > 0 gives up after that long; 0 waits as long as it takes,
     so a process started before its database never crashes in a loop.
     """
-    deadline = time.monotonic() + within_seconds if within_seconds > 0 else float("inf")
-    delay = 0.5
-    while True:
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            return
-        except (OperationalError, DBAPIError, OSError) as exc:
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("database not reachable yet (%s); retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+    async def answer() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    await retry_with_backoff(
+        answer,
+        retry_on=(OperationalError, DBAPIError, OSError),
+        within_seconds=within_seconds,
+        what="database",
+    )

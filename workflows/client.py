@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -14,9 +10,8 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from backoff import retry_with_backoff
 from workflows import search_attributes
-
-log = logging.getLogger(__name__)
 
 _INDEXED_TYPES = {
     "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
@@ -26,19 +21,13 @@ _INDEXED_TYPES = {
 
 async def connect(address: str, namespace: str, within_seconds: float) -> Client:
     """A connected client, retrying with backoff (capped at 5 s); 0 seconds: retry forever."""
-    deadline = time.monotonic() + within_seconds if within_seconds > 0 else float("inf")
-    delay = 0.5
-    while True:
-        try:
-            return await Client.connect(address, namespace=namespace)
-        except RuntimeError as exc:  # the SDK reports connection failures as RuntimeError
-            if time.monotonic() >= deadline:
-                raise
-            log.warning(
-                "Temporal at %s not reachable yet (%s); retrying in %.1fs", address, exc, delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return await retry_with_backoff(
+        lambda: Client.connect(address, namespace=namespace),
+        # The SDK reports connection failures as RuntimeError.
+        retry_on=(RuntimeError,),
+        within_seconds=within_seconds,
+        what=f"Temporal at {address}",
+    )
 
 
 async def register_search_attributes(client: Client) -> None:
