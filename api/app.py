@@ -77,6 +77,8 @@ def create_app(settings: Settings) -> Litestar:
         await wait_for_database(engine, settings.connect_retry_seconds)
         await migrate(engine)
         sessions = create_sessionmaker(engine)
+        # Every reader shares one read-only session factory (sessions are per call).
+        reads = create_sessionmaker(engine, read_only=True)
         # Lazy: the API starts and answers (503 where Temporal is needed) even
         # while Temporal is still coming up.
         client = await Client.connect(
@@ -85,25 +87,20 @@ def create_app(settings: Settings) -> Litestar:
         hasher = PasswordHasher()
         await seed_default_users(sessions, hasher, settings)
         schedules = schedule_manager(client, settings)
-        app.state.authenticator = Authenticator(
-            tokens, sessions, create_sessionmaker(engine, read_only=True)
-        )
+        app.state.authenticator = Authenticator(tokens, sessions, reads)
         app.state.auth_service = AuthService(sessions, tokens, hasher)
         app.state.api_key_service = ApiKeyService(sessions)
         app.state.task_service = TaskService(sessions, client, schedules, settings)
         app.state.task_reader = TaskReader(
-            create_sessionmaker(engine, read_only=True),
+            reads,
             schedules,
             WebUi(settings.temporal_ui_url, settings.temporal_namespace),
         )
-        app.state.worker_reader = WorkerReader(
-            create_sessionmaker(engine, read_only=True), settings.worker_liveness_seconds
-        )
-        monitoring = create_sessionmaker(engine, read_only=True)
+        app.state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
         collector = SchedulerCollector()
         registry.register(collector)
-        app.state.health_probe = HealthProbe(monitoring, client)
-        app.state.system_reader = SystemReader(monitoring)
+        app.state.health_probe = HealthProbe(reads, client)
+        app.state.system_reader = SystemReader(reads)
         snapshots = DatabaseSnapshots(
             create_sessionmaker(engine, read_only=True, one_snapshot=True),
             RunTally(RUN_BOUNDS),
