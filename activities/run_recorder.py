@@ -68,7 +68,6 @@ class RunRecorder(RunMirror):
                     f"{missing} no longer exists", type=failures.TASK_NOT_FOUND, non_retryable=True
                 )
             definition = run.definition
-            dependencies = list(definition.get("dependencies", []))
             if run.dispatched_now:
                 log_transition(run.task_id, run.id, RunStatus.PENDING)
                 log_transition(run.task_id, run.id, RunStatus.DISPATCHED)
@@ -77,20 +76,18 @@ class RunRecorder(RunMirror):
             return RunPlan(
                 task_run_id=run.id,
                 task_id=run.task_id,
-                task_type=definition["task_type"],
-                parameters=definition["parameters"],
-                timeout_seconds=definition["timeout_seconds"],
-                max_retries=definition["max_retries"],
-                executor_queue=self._settings.executor_queue(definition["task_type"]),
+                task_type=definition.task_type,
+                parameters=definition.parameters,
+                timeout_seconds=definition.timeout_seconds,
+                max_retries=definition.max_retries,
+                executor_queue=self._settings.executor_queue(definition.task_type),
                 heartbeat_timeout_seconds=self._settings.heartbeat_timeout_seconds,
                 retry_initial_interval_seconds=self._settings.retry_initial_interval_seconds,
                 retry_backoff_coefficient=self._settings.retry_backoff_coefficient,
                 retry_maximum_interval_seconds=self._settings.retry_maximum_interval_seconds,
                 already_finished=RunStatus(run.status).is_terminal,
-                dependencies=dependencies,
-                dependency_timeout_seconds=int(
-                    definition.get("dependency_timeout_seconds") or definition["timeout_seconds"]
-                ),
+                dependencies=definition.dependencies,
+                dependency_timeout_seconds=definition.dependency_timeout_seconds,
                 dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
                 lost_attempt_retries=self._settings.lost_attempt_retries,
                 dispatched=run.status != RunStatus.PENDING,

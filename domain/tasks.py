@@ -1,8 +1,86 @@
-"""The parts of a task that other layers act on."""
+"""A task's definition, the snapshot of it a run executes, and what its schedule is built from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from domain.statuses import TaskStatus
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    """Everything a task's owner writes (the body of ``POST /api/tasks``), in canonical form.
+
+    The task row stores it beside its id and timestamps, the API view shows
+    it, and each run executes a snapshot of it (``for_run``). Every
+    conversion between them goes by these field names.
+    """
+
+    name: str
+    task_type: str
+    schedule: str
+    parameters: dict[str, Any]
+    timeout_seconds: int
+    max_retries: int
+    dependencies: list[int]
+    status: TaskStatus
+    timezone: str | None
+    dependency_timeout_seconds: int | None
+
+    def own_fields(self) -> dict[str, Any]:
+        """Every field but ``dependencies``, which are edges to other tasks, not a value
+        the task holds itself."""
+        return {name: getattr(self, name) for name in OWN_FIELDS}
+
+    def for_run(self) -> RunDefinition:
+        """The snapshot a new run of this task records and executes."""
+        return RunDefinition(
+            name=self.name,
+            task_type=self.task_type,
+            schedule=self.schedule,
+            parameters=self.parameters,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+            dependencies=list(self.dependencies),
+            dependency_timeout_seconds=self.dependency_timeout_seconds or self.timeout_seconds,
+        )
+
+
+OWN_FIELDS = tuple(item.name for item in fields(TaskDefinition) if item.name != "dependencies")
+"""The definition's fields a task holds itself (a task row has a column for each)."""
+
+
+@dataclass(frozen=True)
+class RunDefinition:
+    """The definition a run executes: its task's, as it was when the run was created.
+
+    Stored as JSON on the run (``to_json``); later edits of the task do not
+    change what an existing run does.
+    """
+
+    name: str
+    task_type: str
+    schedule: str
+    parameters: dict[str, Any]
+    timeout_seconds: int
+    max_retries: int
+    dependencies: list[int] = field(default_factory=list)
+    dependency_timeout_seconds: int = 0
+    """How long the run waits for its dependencies (its task's setting, or its timeout)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> RunDefinition:
+        """Read a stored snapshot; keys a snapshot lacks take their defaults."""
+        known = {item.name for item in fields(cls)}
+        snapshot = cls(**{key: value for key, value in stored.items() if key in known})
+        if not snapshot.dependency_timeout_seconds:
+            return replace(snapshot, dependency_timeout_seconds=snapshot.timeout_seconds)
+        return snapshot
 
 
 @dataclass(frozen=True)

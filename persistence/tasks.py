@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from domain.tasks import ScheduledTask
+from domain.tasks import OWN_FIELDS, ScheduledTask, TaskDefinition
 from persistence.models import Task, TaskDependency
 
 
@@ -166,6 +167,25 @@ async def dependent_ids(session: AsyncSession, task_id: int) -> list[int]:
         .order_by(TaskDependency.task_id)
     )
     return list(rows)
+
+
+def definition_of(task: object, dependencies: list[int]) -> TaskDefinition:
+    """The definition a ``Task`` (or a row read with the same attribute names) holds."""
+    return TaskDefinition(
+        dependencies=dependencies, **{name: getattr(task, name) for name in OWN_FIELDS}
+    )
+
+
+def new_task(definition: TaskDefinition, now: datetime) -> Task:
+    """A task row holding ``definition`` (its dependency edges are written separately)."""
+    return Task(**definition.own_fields(), created_at=now, updated_at=now)
+
+
+def write_definition(task: Task, definition: TaskDefinition, now: datetime) -> None:
+    """Make the row hold ``definition`` (its dependency edges are written separately)."""
+    for name, value in definition.own_fields().items():
+        setattr(task, name, value)
+    task.updated_at = now
 
 
 def schedule_spec(task: Task) -> ScheduledTask:

@@ -8,6 +8,7 @@ repairs what a crash between the two leaves behind.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -27,6 +28,7 @@ from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelecto
 from domain.cron import CronError, to_temporal_cron
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
+from domain.tasks import TaskDefinition
 from persistence import idempotency, runs, status_history, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
@@ -59,8 +61,8 @@ class TaskService:
 
     # -- validation -------------------------------------------------------
 
-    def _validate_definition(self, body: TaskWrite) -> TaskWrite:
-        """Field rules beyond the schema; returns the body in canonical form."""
+    def _validate_definition(self, body: TaskWrite) -> TaskDefinition:
+        """Field rules beyond the schema; returns the definition in canonical form."""
         name = body.name.strip()
         if not name:
             raise validation_error("name", "must not be blank")
@@ -89,13 +91,14 @@ class TaskService:
             )
         except ParameterError as exc:
             raise validation_error(exc.field, exc.message) from exc
-        return msgspec.structs.replace(
+        canonical = msgspec.structs.replace(
             body,
             name=name,
             schedule=" ".join(body.schedule.split()),
             parameters=parameters,
             dependencies=sorted(set(body.dependencies)),
         )
+        return TaskDefinition(**msgspec.structs.asdict(canonical))
 
     async def _check_name(self, session: AsyncSession, name: str, task_id: int | None) -> None:
         if await tasks.name_taken(session, name, except_id=task_id):
@@ -168,34 +171,22 @@ class TaskService:
     # -- use cases ----------------------------------------------------------
 
     async def create(self, body: TaskWrite, changed_by: str) -> tuple[Task, list[int]]:
-        body = self._validate_definition(body)
+        definition = self._validate_definition(body)
         async with self._sessions() as session:
-            await self._check_name(session, body.name, None)
-            await self._check_dependencies(session, None, body.dependencies)
+            await self._check_name(session, definition.name, None)
+            await self._check_dependencies(session, None, definition.dependencies)
             now = datetime.now(UTC)
-            task = Task(
-                name=body.name,
-                task_type=body.task_type,
-                schedule=body.schedule,
-                timezone=body.timezone,
-                parameters=body.parameters,
-                timeout_seconds=body.timeout_seconds,
-                max_retries=body.max_retries,
-                dependency_timeout_seconds=body.dependency_timeout_seconds,
-                status=body.status,
-                created_at=now,
-                updated_at=now,
-            )
+            task = tasks.new_task(definition, now)
             session.add(task)
             await self._flush_unique(session, task.name)
-            await tasks.set_dependencies(session, task.id, body.dependencies)
+            await tasks.set_dependencies(session, task.id, definition.dependencies)
             await status_history.record(session, task.id, task.status, now, changed_by, "create")
             self._crash_point("create:after-row")
             spec = tasks.schedule_spec(task)
             await self._sync_schedule(lambda: self._schedules.upsert(spec))
             self._crash_point("create:after-schedule")
             await self._commit_or_undo(session, lambda: self._schedules.delete(spec.id))
-            return task, body.dependencies
+            return task, definition.dependencies
 
     async def _flush_unique(self, session: AsyncSession, name: str) -> None:
         try:
@@ -209,38 +200,27 @@ class TaskService:
     async def replace(
         self, task_id: int, body: TaskWrite, changed_by: str
     ) -> tuple[Task, list[int]]:
-        body = self._validate_definition(body)
-        return await self._update(task_id, lambda _task, _deps: body, changed_by, "replace")
+        definition = self._validate_definition(body)
+        return await self._update(task_id, lambda _current: definition, changed_by, "replace")
 
     async def patch(
         self, task_id: int, patch: TaskPatch, changed_by: str
     ) -> tuple[Task, list[int]]:
-        def merge(task: Task, dependencies: list[int]) -> TaskWrite:
-            current = TaskWrite(
-                name=task.name,
-                task_type=task.task_type,
-                schedule=task.schedule,
-                parameters=task.parameters,
-                timeout_seconds=task.timeout_seconds,
-                max_retries=task.max_retries,
-                dependencies=dependencies,
-                status=task.status,  # type: ignore[arg-type]
-                timezone=task.timezone,
-                dependency_timeout_seconds=task.dependency_timeout_seconds,
-            )
+        def merge(current: TaskDefinition) -> TaskDefinition:
             changes = {
                 field: value
                 for field in patch.__struct_fields__
                 if (value := getattr(patch, field)) is not msgspec.UNSET
             }
-            return self._validate_definition(msgspec.structs.replace(current, **changes))
+            merged = TaskWrite(**{**dataclasses.asdict(current), **changes})
+            return self._validate_definition(merged)
 
         return await self._update(task_id, merge, changed_by, "patch")
 
     async def _update(
         self,
         task_id: int,
-        new_definition: Callable[[Task, list[int]], TaskWrite],
+        new_definition: Callable[[TaskDefinition], TaskDefinition],
         changed_by: str,
         via: str,
     ) -> tuple[Task, list[int]]:
@@ -250,31 +230,23 @@ class TaskService:
                 raise task_not_found(task_id)
             before = tasks.schedule_spec(task)
             current_deps = (await tasks.dependencies_of(session, [task_id]))[task_id]
-            body = new_definition(task, current_deps)
-            await self._check_name(session, body.name, task_id)
-            await self._check_dependencies(session, task_id, body.dependencies)
-            task.name = body.name
-            task.task_type = body.task_type
-            task.schedule = body.schedule
-            task.timezone = body.timezone
-            task.parameters = body.parameters
-            task.timeout_seconds = body.timeout_seconds
-            task.max_retries = body.max_retries
-            task.dependency_timeout_seconds = body.dependency_timeout_seconds
-            if body.status != task.status:
+            definition = new_definition(tasks.definition_of(task, current_deps))
+            await self._check_name(session, definition.name, task_id)
+            await self._check_dependencies(session, task_id, definition.dependencies)
+            now = datetime.now(UTC)
+            if definition.status != task.status:
                 await status_history.record(
-                    session, task_id, body.status, datetime.now(UTC), changed_by, via
+                    session, task_id, definition.status, now, changed_by, via
                 )
-            task.status = body.status
-            task.updated_at = datetime.now(UTC)
+            tasks.write_definition(task, definition, now)
             await self._flush_unique(session, task.name)
-            if body.dependencies != current_deps:
-                await tasks.set_dependencies(session, task_id, body.dependencies)
+            if definition.dependencies != current_deps:
+                await tasks.set_dependencies(session, task_id, definition.dependencies)
             after = tasks.schedule_spec(task)
             if after != before:
                 await self._sync_schedule(lambda: self._schedules.upsert(after))
             await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
-            return task, body.dependencies
+            return task, definition.dependencies
 
     async def set_status_of_matching(
         self, selector: TaskSelector, status: TaskStatus, changed_by: str

@@ -11,6 +11,7 @@ from api.tasks.schemas import (
     TaskStatsOut,
 )
 from api.tasks.web_ui import WebUi
+from domain.tasks import OWN_FIELDS
 from persistence.models import Task, TaskRun
 from persistence.run_stats import TaskStats
 from persistence.runs import RunRow
@@ -19,20 +20,13 @@ from persistence.task_detail import TaskDetailRecord, TaskRow
 
 
 def task_out(task: Task | TaskRow, dependencies: list[int]) -> TaskOut:
+    """The task's view: its id, its definition and its timestamps."""
     return TaskOut(
         id=task.id,
-        name=task.name,
-        task_type=task.task_type,
-        schedule=task.schedule,
-        parameters=task.parameters,
-        timeout_seconds=task.timeout_seconds,
-        max_retries=task.max_retries,
-        status=task.status,
+        **{name: getattr(task, name) for name in OWN_FIELDS},
         dependencies=dependencies,
         created_at=task.created_at,
         updated_at=task.updated_at,
-        timezone=task.timezone,
-        dependency_timeout_seconds=task.dependency_timeout_seconds,
     )
 
 
