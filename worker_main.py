@@ -9,33 +9,23 @@ import os
 import signal
 import socket
 import sys
-from datetime import timedelta
+from collections.abc import Coroutine
+from typing import Any
 
-from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.worker import Worker
 
 import data_dir
-from activities.attempt import AttemptTracker
-from activities.environment import ExecutionContext
-from activities.http import HttpExecutor
-from activities.python import PythonExecutor
-from activities.reconciler import Reconciler
-from activities.run_recorder import RunRecorder
-from activities.shell import ShellExecutor
 from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
-from processes.group_watchdog import GroupWatchdog
 from processes.identity import IdentityRefused, task_identity
-from processes.limits import become_subreaper
-from processes.orphans import OrphanSweeper
-from processes.spawn import wait_for_children_with_pidfds
 from settings import Settings
-from worker.registry import WorkerRegistration, outbound_ip
-from workflows.client import connect, register_search_attributes
-from workflows.executors import ExecutorActivity
-from workflows.schedules import schedule_manager
-from workflows.task_run import TaskRunWorkflow
+from worker.executors import ExecutorHost
+from worker.orchestrator import orchestrator_worker, reconciler
+from worker.registry import WorkerRegistration
+from workflows.client import connect
 
 log = logging.getLogger("worker")
 
@@ -62,141 +52,102 @@ def default_worker_id(task_types: list[str]) -> str:
     return f"{socket.gethostname()}-{'+'.join(task_types) or 'orchestrator'}-{os.getpid()}"
 
 
+async def open_database(settings: Settings) -> AsyncEngine:
+    """The engine, once the database answers and the schema is current."""
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    await wait_for_database(engine, settings.connect_retry_seconds)
+    await migrate(engine)
+    return engine
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT: the process drains and exits."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(
+    worker_id: str,
+    workers: list[Worker],
+    background: list[Coroutine[Any, Any, None]],
+    stop: asyncio.Event,
+) -> BaseException | None:
+    """Poll with every worker and run the background jobs until ``stop`` is set or a
+    worker ends; then stop the jobs and drain the workers.
+
+    Returns the error of a worker that ended on its own (None on a clean stop).
+    """
+    running = [asyncio.create_task(worker.run()) for worker in workers]
+    jobs = [asyncio.create_task(job) for job in background]
+    log.info("worker %s polling %s", worker_id, ", ".join(w.task_queue for w in workers))
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *running], return_when=asyncio.FIRST_COMPLETED)
+    log.info("worker %s shutting down", worker_id)
+    stop.set()
+    await asyncio.gather(*jobs, return_exceptions=True)
+    # Stop polling and let in-flight attempts finish within the drain grace;
+    # past it they are cancelled, which kills their process groups.
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    crashed = [task.exception() for task in running if task in done]
+    return next((error for error in crashed if error is not None), None)
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> None:
+    """Run the workers ``args`` ask for until SIGTERM or SIGINT, then drain and exit."""
     # Before anything connects: a worker that would run tasks as root stops here.
     run_as = (
         task_identity(settings.run_as_user, allow_root_tasks=settings.allow_root_tasks)
         if args.task_type
         else None
     )
-    engine = create_engine(settings.database_url, settings.db_pool_size)
-    await wait_for_database(engine, settings.connect_retry_seconds)
-    await migrate(engine)
+    engine = await open_database(settings)
     sessions = create_sessionmaker(engine)
     # The mirror writes of a run's life are single idempotent statements.
     mirror = create_sessionmaker(engine, autocommit=True)
     client = await connect(
         settings.temporal_address, settings.temporal_namespace, settings.connect_retry_seconds
     )
-    max_concurrent = args.max_concurrent or settings.worker_max_concurrent_tasks
-    drain = timedelta(seconds=settings.worker_drain_seconds)
-    workers: list[Worker] = []
-    if args.orchestrator:
-        await register_search_attributes(client)
-        recorder = RunRecorder(mirror, settings, client)
-        workers.append(
-            Worker(
-                client,
-                task_queue=settings.orchestrator_queue,
-                workflows=[TaskRunWorkflow],
-                # The sandbox re-imported the workflow module for every run,
-                # a quarter of the orchestrator's CPU per run. The workflow is
-                # small and fixed; tests/test_replay.py replays real histories
-                # under the sandbox, so its determinism checks still hold.
-                workflow_runner=UnsandboxedWorkflowRunner(),
-                activities=[
-                    recorder.begin_run,
-                    recorder.mark_dispatched,
-                    recorder.finish_run,
-                    recorder.check_dependencies,
-                    recorder.notify_dependents,
-                ],
-                graceful_shutdown_timeout=drain,
-                # A minute boundary starts every task on that cron at once; a
-                # fixed five pollers (one of them for new workflows) fetched
-                # those first workflow tasks one round trip at a time.
-                workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
-            )
-        )
-    worker_id = args.worker_id or default_worker_id(args.task_type)
     task_types = list(dict.fromkeys(args.task_type))
-    tracker = AttemptTracker(mirror, worker_id)
-    watchdog: GroupWatchdog | None = None
-    http: HttpExecutor | None = None
-    if task_types:
-        wait_for_children_with_pidfds()
-        become_subreaper()
-        sweeper = OrphanSweeper(settings.kill_grace_seconds)
-        watchdog = await GroupWatchdog.start(settings.kill_grace_seconds, sweeper)
-        context = ExecutionContext(settings, watchdog, sweeper, run_as)
-        http = HttpExecutor(context, tracker)
-        executors: dict[str, ExecutorActivity] = {
-            "shell": ShellExecutor(context, tracker).run_shell,
-            "http": http.run_http,
-            "python": PythonExecutor(context, tracker).run_python,
-        }
-        workers.extend(
-            Worker(
-                client,
-                task_queue=settings.executor_queue(task_type),
-                activities=[executors[task_type]],
-                max_concurrent_activities=max_concurrent,
-                graceful_shutdown_timeout=drain,
-                identity=worker_id,
-                activity_task_poller_behavior=PollerBehaviorAutoscaling(),
+    worker_id = args.worker_id or default_worker_id(args.task_type)
+    max_concurrent = args.max_concurrent or settings.worker_max_concurrent_tasks
+    stop = stop_on_signals()
+
+    workers: list[Worker] = []
+    background: list[Coroutine[Any, Any, None]] = []
+    if args.orchestrator:
+        workers.append(await orchestrator_worker(client, settings, mirror))
+        background.append(
+            reconciler(sessions, client, settings).run_forever(
+                settings.reconcile_interval_seconds, stop
             )
-            for task_type in task_types
         )
+    host: ExecutorHost | None = None
     registration: WorkerRegistration | None = None
     if task_types:
-        registration = WorkerRegistration(
-            sessions,
-            worker_id=worker_id,
-            task_types=task_types,
-            max_concurrent_tasks=max_concurrent * len(task_types),
-            ip_address=outbound_ip(settings.temporal_address.rpartition(":")[0] or "127.0.0.1"),
-            in_flight=lambda: tracker.in_flight,
-        )
-        await registration.register()
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
-    running = [asyncio.create_task(worker.run()) for worker in workers]
-    background: list[asyncio.Task[None]] = []
-    if registration is not None:
-        background.append(
-            asyncio.create_task(
-                registration.heartbeat_forever(settings.worker_heartbeat_seconds, stop)
-            )
-        )
-    if args.orchestrator:
-        reconciler = Reconciler(
-            sessions,
+        host = await ExecutorHost.start(
             client,
-            schedule_manager(client, settings),
-            settle_seconds=settings.reconcile_settle_seconds,
-            worker_liveness_seconds=settings.worker_liveness_seconds,
-            run_retention_days=settings.run_retention_days,
+            settings,
+            mirror,
+            task_types=task_types,
+            worker_id=worker_id,
+            max_concurrent=max_concurrent,
+            run_as=run_as,
         )
-        background.append(
-            asyncio.create_task(reconciler.run_forever(settings.reconcile_interval_seconds, stop))
-        )
-    log.info(
-        "worker %s polling %s",
-        worker_id,
-        ", ".join(w.task_queue for w in workers),
-    )
-    stopped = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopped, *running], return_when=asyncio.FIRST_COMPLETED)
-    log.info("worker %s shutting down", worker_id)
-    stop.set()
-    await asyncio.gather(*background, return_exceptions=True)
-    # Stop polling and let in-flight attempts finish within the drain grace;
-    # past it they are cancelled, which kills their process groups.
-    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        workers.extend(host.workers)
+        registration = host.registration(sessions, settings)
+        await registration.register()
+        background.append(registration.heartbeat_forever(settings.worker_heartbeat_seconds, stop))
+
+    crashed = await serve(worker_id, workers, background, stop)
     if registration is not None:
         await registration.mark_down()
-    if http is not None:
-        await http.close()
-    if watchdog is not None:
-        # After the workers' shutdown, which ended every group: nothing is left to end.
-        await watchdog.close()
-    for task in running:
-        if task in done and task.exception():
-            raise task.exception()  # type: ignore[misc]
+    if host is not None:
+        await host.close()
+    if crashed is not None:
+        raise crashed
     await engine.dispose()
 
 

@@ -1,1 +1,2 @@
-"""What a worker process runs beside its Temporal workers: the registry heartbeat."""
+"""A worker process's wiring: the orchestrator's Temporal worker and reconciler, the
+executor workers of the task types it serves, and its row in the worker registry."""
