@@ -30,11 +30,15 @@ class RunAs:
     uid: int
     gid: int
     home: str
+    start_dir: str
+    """Where a task that names no working directory starts: the home, or ``/`` without one."""
 
     @classmethod
     def lookup(cls, name: str) -> RunAs:
         entry = pwd.getpwnam(name)
-        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
+        home = entry.pw_dir
+        start_dir = home if os.path.isdir(home) else "/"
+        return cls(name=name, uid=entry.pw_uid, gid=entry.pw_gid, home=home, start_dir=start_dir)
 
 
 def task_identity(run_as_user: str, *, allow_root_tasks: bool) -> RunAs | None:

@@ -150,6 +150,10 @@ async def run_process(
         identity = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
         environment["HOME"] = run_as.home
         environment["USER"] = environment["LOGNAME"] = run_as.name
+        if cwd is None:
+            # The worker's own directory may be closed to the task user: a task
+            # that names no working directory starts in its user's home, or at /.
+            cwd = run_as.start_dir
     loop = asyncio.get_running_loop()
     protocol = _ExitProtocol(loop)
     async with sweeper.starting() as started:

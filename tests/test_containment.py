@@ -28,11 +28,13 @@ def shell_run(api: Api, command: str) -> dict[str, object]:
 
 
 def test_tasks_run_as_the_task_user_with_no_new_privileges(operator: Api) -> None:
-    run = shell_run(operator, "id -un; grep NoNewPrivs /proc/self/status")
+    run = shell_run(operator, "id -un; grep NoNewPrivs /proc/self/status; pwd")
     assert run["status"] == "Completed", run
-    user, no_new_privs = str(run["result"]).splitlines()
+    user, no_new_privs, directory = str(run["result"]).splitlines()
     assert user == TASK_USER
     assert no_new_privs.split() == ["NoNewPrivs:", "1"]
+    home = pwd.getpwnam(TASK_USER).pw_dir
+    assert directory == (home if os.path.isdir(home) else "/")
 
 
 def secret_places(stack: Stack) -> list[str]:
