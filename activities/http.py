@@ -30,6 +30,7 @@ from workflows.payloads import ExecuteTask, ExecutionResult
 
 MAX_REDIRECTS = 10
 USER_AGENT = "temporal-task-scheduler/1.0"
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 def _next_request(
@@ -90,6 +91,9 @@ class HttpExecutor:
         method: str = params.method
         body = params.body
         headers = {"User-Agent": USER_AGENT, **params.headers}
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            # Only what ``http_body`` decodes, whichever decoders httpx has installed.
+            headers["Accept-Encoding"] = ACCEPT_ENCODING
         timeout = httpx.Timeout(params.timeout_ms / 1000)
         limit = self._context.settings.output_limit_bytes
         for _ in range(MAX_REDIRECTS + 1):
