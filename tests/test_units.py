@@ -153,6 +153,11 @@ def test_settings_defaults_and_generated_secret(tmp_path: Path) -> None:
     again = Settings.from_env({"SCHEDULER_DATA_DIR": str(tmp_path)})
     assert again.jwt_secret == settings.jwt_secret
     assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+    assert settings.run_as_user == "nobody"
+    assert not settings.allow_root_tasks
+    assert settings.task_max_memory_mb is None
+    assert settings.task_max_cpu_seconds is None
+    assert not settings.allow_loader_env
 
 
 @pytest.mark.parametrize(
@@ -161,6 +166,9 @@ def test_settings_defaults_and_generated_secret(tmp_path: Path) -> None:
         ("SCHEDULER_API_PORT", "http"),
         ("SCHEDULER_RATE_LIMIT_TASKS", "0"),
         ("TEMPORAL_ADDRESS", "x"),
+        ("SCHEDULER_TASK_MAX_MEMORY_MB", "0"),
+        ("SCHEDULER_TASK_MAX_CPU_SECONDS", "-1"),
+        ("SCHEDULER_TASK_MAX_OPEN_FILES", "many"),
     ],
 )
 def test_settings_refuse_bad_values(tmp_path: Path, name: str, value: str) -> None:
