@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -14,10 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import devstack
-from processes.group_watchdog import GroupWatchdog
 from processes.identity import RunAs
-from processes.orphans import OrphanSweeper
-from processes.spawn import ProcessOutcome, run_process
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error, eventually
 
@@ -119,30 +115,44 @@ def test_two_workers_share_a_queue_and_load_is_reported(stack: Stack, admin: Api
         assert stats["last_task_completed"] == max(run["completed_at"] for run in spare_runs)
 
 
+# In a fresh interpreter: the orphan sweeper ends every child of its process that
+# it did not start, which in the test process would be the suite's own servers.
+RUN_AS_PROBE = """
+import asyncio
+from processes.group_watchdog import GroupWatchdog
+from processes.identity import RunAs
+from processes.orphans import OrphanSweeper
+from processes.spawn import run_process
+
+async def main():
+    watchdog = await GroupWatchdog.start(grace_seconds=1)
+    try:
+        outcome = await run_process(
+            ["/bin/sh", "-c", "id -u; echo $HOME"],
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            output_limit=1024,
+            grace_seconds=1,
+            watchdog=watchdog,
+            sweeper=OrphanSweeper(grace_seconds=1),
+            run_as=RunAs.lookup("nobody"),
+        )
+    finally:
+        await watchdog.close()
+    print(outcome.exit_code, *outcome.stdout.text().split())
+
+asyncio.run(main())
+"""
+
+
 def test_run_as_user_drops_root() -> None:
     if os.geteuid() != 0:
         raise AssertionError("this machine's tests run as root; run-as needs root to switch")
     nobody = RunAs.lookup("nobody")
-
-    async def run_as_nobody() -> ProcessOutcome:
-        watchdog = await GroupWatchdog.start(grace_seconds=1)
-        try:
-            return await run_process(
-                ["/bin/sh", "-c", "id -u; echo $HOME"],
-                cwd="/",
-                env={"PATH": "/usr/bin:/bin"},
-                output_limit=1024,
-                grace_seconds=1,
-                watchdog=watchdog,
-                sweeper=OrphanSweeper(grace_seconds=1),
-                run_as=nobody,
-            )
-        finally:
-            await watchdog.close()
-
-    outcome = asyncio.run(run_as_nobody())
-    assert outcome.exit_code == 0
-    assert outcome.stdout.text().split() == [str(nobody.uid), nobody.home]
+    probe = subprocess.run(
+        [sys.executable, "-c", RUN_AS_PROBE], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert probe.stdout.split() == ["0", str(nobody.uid), nobody.home], probe.stderr
 
 
 # Run in a fresh interpreter: the child watcher is process-wide asyncio state.
