@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -26,6 +27,7 @@ from api.auth.tokens import TokenService
 from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter
+from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
 from api.pipeline import around_every_request
 from api.security.headers import SecurityHeaders
@@ -35,6 +37,7 @@ from api.system.controller import SystemController, health, metrics
 from api.system.health import HealthProbe
 from api.system.stats import SystemReader
 from api.tasks.controller import TaskController, TaskRunController
+from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
 from api.tasks.service import TaskService
 from api.tasks.web_ui import WebUi
@@ -91,10 +94,17 @@ def create_app(settings: Settings) -> Litestar:
         app.state.auth_service = AuthService(sessions, tokens, hasher)
         app.state.api_key_service = ApiKeyService(sessions)
         app.state.task_service = TaskService(sessions, client, schedules, settings)
+        fire_ledger = FireLedgerReader(
+            create_sessionmaker(engine, read_only=True),
+            default_catchup_seconds=settings.schedule_catchup_window_seconds,
+            run_retention_days=settings.run_retention_days,
+        )
+        app.state.fire_ledger = fire_ledger
         app.state.task_reader = TaskReader(
             reads,
             schedules,
             WebUi(settings.temporal_ui_url, settings.temporal_namespace),
+            fire_ledger,
         )
         app.state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
         collector = SchedulerCollector()
@@ -105,6 +115,10 @@ def create_app(settings: Settings) -> Litestar:
             create_sessionmaker(engine, read_only=True, one_snapshot=True),
             RunTally(RUN_BOUNDS),
             max_age_seconds=settings.metrics_refresh_seconds,
+            missed_fires=MissedFireTally(
+                settings.schedule_catchup_window_seconds,
+                check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),
+            ),
         )
         app.state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
         try:
@@ -133,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             "api_key_service": _state_provider("api_key_service"),
             "task_service": _state_provider("task_service"),
             "task_reader": _state_provider("task_reader"),
+            "fire_ledger": _state_provider("fire_ledger"),
             "worker_reader": _state_provider("worker_reader"),
             "health_probe": _state_provider("health_probe"),
             "system_reader": _state_provider("system_reader"),

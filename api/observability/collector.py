@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -25,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.observability.missed_fires import MissedFireTally
 from domain.statuses import RunStatus
 from persistence import system
 from persistence.run_tally import Bounds, RunTally
@@ -55,6 +57,7 @@ class Snapshot:
     run_durations: Sequence[HistogramSeries]
     start_lags: Sequence[HistogramSeries]
     dependency_waits: Sequence[HistogramSeries]
+    missed_fires: int = 0
 
 
 class DatabaseSnapshots:
@@ -78,10 +81,12 @@ class DatabaseSnapshots:
         tally: RunTally,
         *,
         max_age_seconds: float,
+        missed_fires: MissedFireTally | None = None,
         timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._tally = tally
+        self._missed = missed_fires
         self._max_age = max_age_seconds
         self._timeout = timeout_seconds
         self._first_read = asyncio.Lock()
@@ -121,6 +126,11 @@ class DatabaseSnapshots:
     async def _read(self) -> Snapshot:
         async with self._sessions() as session:
             runs = await self._tally.figures(session)
+            missed = (
+                await self._missed.update(session, datetime.now(UTC))
+                if self._missed is not None
+                else 0
+            )
             return Snapshot(
                 tasks=await system.tasks_by_status(session),
                 runs=runs.by_status,
@@ -128,6 +138,7 @@ class DatabaseSnapshots:
                 run_durations=runs.run_durations,
                 start_lags=runs.start_lags,
                 dependency_waits=runs.dependency_waits,
+                missed_fires=missed,
             )
 
 
@@ -226,6 +237,13 @@ class SchedulerCollector(Collector):
             START_LAG_BUCKETS,
             snapshot.start_lags,
         )
+        missed = CounterMetricFamily(
+            "scheduler_task_fires_missed_total",
+            "Schedule fires that never ran and were neither paused nor skipped for overlap "
+            "(the fire ledger's missed), counted as they settle since this process started",
+        )
+        missed.add_metric([], snapshot.missed_fires)
+        yield missed
         yield _histogram(
             "scheduler_task_run_dependency_wait_seconds",
             "Seconds runs with dependencies waited for them: from the run's creation "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
@@ -14,12 +15,14 @@ from api.auth.principal import Principal
 from api.body import NO_NUL, StrictBody
 from api.envelope import Envelope, error_responses, ok
 from api.pagination import Page, PageRequest
+from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
     MAX_RUN_ID,
     MAX_TASK_ID,
     BulkStatusOut,
     CancelOut,
+    FiresOut,
     RunOut,
     RunStatusName,
     TaskDetail,
@@ -215,6 +218,27 @@ class TaskController(Controller):
         trigger: RunTriggerName | None = None,
     ) -> Envelope[Page[RunOut]]:
         return ok(await task_reader.runs(task_id, PageRequest.of(page, page_size), status, trigger))
+
+    @get(
+        "/{task_id:int}/fires",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="The fire ledger: every fire time in a range and what became of it",
+    )
+    async def task_fires(
+        self,
+        task_id: TaskIdParam,
+        fire_ledger: FireLedgerReader,
+        from_: Annotated[
+            datetime | None,
+            Parameter(query="from", description="Start (RFC 3339); default: `to` - 24 h"),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            Parameter(description="End (RFC 3339); default: now, or `from` + 24 h"),
+        ] = None,
+    ) -> Envelope[FiresOut]:
+        return ok(await fire_ledger.fires(task_id, from_, to))
 
     @get(
         "/{task_id:int}/stats",

@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 
 from api.errors import run_not_found, task_not_found
 from api.pagination import Page, PageRequest, page_of
+from api.tasks.fires import FireLedgerReader
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.views import run_out, stats_out, task_detail, task_out
 from api.tasks.web_ui import WebUi
@@ -30,9 +31,14 @@ SKIPPED_LOOKUP_SECONDS = 2.0
 
 class TaskReader:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], schedules: ScheduleManager, ui: WebUi
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        schedules: ScheduleManager,
+        ui: WebUi,
+        ledger: FireLedgerReader,
     ) -> None:
         self._sessions = sessions
+        self._ledger = ledger
         self._schedules = schedules
         self._ui = ui
         self._detail = TaskDetailQuery(RECENT_RUNS)
@@ -73,10 +79,13 @@ class TaskReader:
 
     async def stats(self, task_id: int) -> TaskStatsOut:
         async with self._sessions() as session:
-            if await tasks.get_task(session, task_id) is None:
+            task = await tasks.get_task(session, task_id)
+            if task is None:
                 raise task_not_found(task_id)
-            stats = await run_stats.task_stats(session, task_id, datetime.now(UTC))
-        return stats_out(stats, await self._skipped(task_id))
+            now = datetime.now(UTC)
+            stats = await run_stats.task_stats(session, task_id, now)
+            missed = await self._ledger.missed_last_7d(session, task, now)
+        return stats_out(stats, await self._skipped(task_id), missed)
 
     async def _skipped(self, task_id: int) -> int | None:
         """Scheduled fires Temporal skipped because this task's previous run was still open."""

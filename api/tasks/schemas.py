@@ -119,6 +119,8 @@ class TaskStatsOut(msgspec.Struct):
     runs_last_30d: int
     runs_skipped: int | None
     """Scheduled fires skipped because the previous run was still open (overlap policy Skip)."""
+    runs_missed_7d: int
+    """Fires of the last 7 days that the fire ledger calls ``missed``."""
 
 
 class StatusChangeOut(msgspec.Struct):
@@ -180,3 +182,33 @@ class BulkStatusOut(msgspec.Struct):
     """The tasks whose status this request changed, ascending."""
     failed: list[BulkFailure]
     """Matching tasks left unchanged because their schedule (or row) could not be updated."""
+
+
+class FireOut(msgspec.Struct):
+    at: datetime
+    outcome: str
+    """``ran``, ``skipped_overlap``, ``skipped_paused``, ``missed`` or ``upcoming``."""
+    task_run_id: int | None
+    status: str | None
+    """The run's status when ``ran``."""
+    note: str | None
+    """Why the fire is shifted, or is one pass of a repeated hour (DST); else null."""
+
+
+class FireSummary(msgspec.Struct):
+    expected: int
+    """Fire times in the range that are due (every outcome but ``upcoming``)."""
+    ran: int
+    skipped_overlap: int
+    skipped_paused: int
+    missed: int
+    upcoming: int
+
+
+class FiresOut(msgspec.Struct):
+    task_id: int
+    from_: datetime = msgspec.field(name="from")
+    to: datetime
+    fires: list[FireOut]
+    """Every fire time the task's schedule defines in the range, ascending."""
+    summary: FireSummary

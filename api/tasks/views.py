@@ -52,9 +52,10 @@ def run_out(run: TaskRun | RunRow, ui: WebUi) -> RunOut:
     )
 
 
-def stats_out(stats: TaskStats, runs_skipped: int | None) -> TaskStatsOut:
+def stats_out(stats: TaskStats, runs_skipped: int | None, runs_missed_7d: int) -> TaskStatsOut:
     return TaskStatsOut(
         runs_skipped=runs_skipped,
+        runs_missed_7d=runs_missed_7d,
         total_runs=stats.total_runs,
         successful_runs=stats.successful_runs,
         failed_runs=stats.failed_runs,
