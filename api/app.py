@@ -171,6 +171,6 @@ def create_app(settings: Settings) -> Litestar:
             RequestObserver(http_metrics),
             SecurityHeaders(),
             Authentication,
-            RateLimiter(limits, rate_limit_store),
+            RateLimiter(limits, rate_limit_store, app.asgi_router),
         ],
     )

@@ -4,7 +4,11 @@
 - ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/workers``): per user or API key;
 - ``system`` (``/api/system/...``): per user or API key.
 
-``/health``, ``/metrics`` and ``/schema`` are never limited. The caller is the
+The class comes from the route the request matches (its path template, as the
+router resolves it: ``//api/auth/login`` is the login route); a request that
+matches no route is classed by its normalised path, so probing for routes
+spends a budget too. ``/health``, ``/metrics`` and ``/schema`` are never
+limited. The caller is the
 one authentication found (``scope["auth"]``, set before this runs), so the
 budget is spent before any handler runs, even by requests that then fail; a
 request without a usable credential (a made-up API key included) counts
@@ -20,9 +24,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from litestar import Request
+from litestar._asgi.asgi_router import ASGIRouter
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.path import normalize_path
 
 from api.auth.principal import Identity
 from api.envelope import error_response
@@ -40,14 +47,30 @@ class Limits:
     system: int
 
 
-def limit_class(path: str) -> str | None:
-    if path.startswith("/api/auth"):
+def limit_class(template: str) -> str | None:
+    """The class of a route's path template (``/api/tasks/{task_id:int}``), if it is limited."""
+    first = template.strip("/").split("/")[:2]
+    if first[:1] != ["api"] or len(first) < 2:
+        return None
+    if first[1] == "auth":
         return "auth"
-    if path.startswith(("/api/tasks", "/api/task-runs", "/api/workers")):
+    if first[1] in {"tasks", "task-runs", "workers"}:
         return "tasks"
-    if path.startswith("/api/system"):
+    if first[1] == "system":
         return "system"
     return None
+
+
+def route_template(router: ASGIRouter, scope: Scope) -> str:
+    """The path template of the route ``scope`` matches, as the router will resolve it.
+
+    Without a match (404, 405), the path as the router normalises it.
+    """
+    path = normalize_path(str(scope.get("path", "")))
+    try:
+        return router.handle_routing(path=path, method=scope.get("method"))[4]
+    except HTTPException:
+        return path
 
 
 def _budget_holder(scope: Scope, per_ip: bool) -> str:
@@ -63,12 +86,13 @@ def _budget_holder(scope: Scope, per_ip: bool) -> str:
 class RateLimiter(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limits: Limits, store: CounterStore) -> None:
+    def __init__(self, limits: Limits, store: CounterStore, router: ASGIRouter) -> None:
         self._limits = limits
         self._store = store
+        self._router = router
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        kind = limit_class(scope.get("path", ""))
+        kind = limit_class(route_template(self._router, scope))
         if kind is None:
             await next_app(scope, receive, send)
             return

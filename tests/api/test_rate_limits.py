@@ -151,6 +151,26 @@ def test_auth_endpoints_are_limited_per_ip(limited_api: Limited, tokens: dict[st
         assert limit_headers(tasks, TASKS)[0] == TASKS - 1
 
 
+def test_a_route_is_limited_however_its_path_is_spelled(limited_api: Limited) -> None:
+    """The class comes from the route the router matches, not from the raw path."""
+    wrong = {"username": "admin", "password": "wrong"}
+    with limited_api() as client:
+        # A relative "//api/..." would name a host: the path goes in as it is.
+        leading = client.base_url.copy_with(raw_path=b"//api/auth/login")
+        fresh_window()
+        answers = spend(
+            client,
+            [
+                ("POST", str(leading), {"json": wrong}),
+                ("POST", "/api//auth/login", {"json": wrong}),
+                ("POST", "/api/auth/login/", {"json": wrong}),
+            ],
+            AUTH,
+        )
+        assert [a.status_code for a in answers] == [401] * AUTH
+        assert_refused(client.post("/api/auth//login", json=wrong), AUTH)
+
+
 def test_task_endpoints_are_limited_per_caller(
     limited_api: Limited, tokens: dict[str, str]
 ) -> None:
