@@ -30,6 +30,7 @@ from api.observability.metrics import HttpMetrics, MetricsExporter
 from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
 from api.pipeline import around_every_request
+from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
 from api.security.rate_limit_store import make_store
@@ -172,5 +173,6 @@ def create_app(settings: Settings) -> Litestar:
             SecurityHeaders(),
             Authentication,
             RateLimiter(limits, rate_limit_store, app.asgi_router),
+            JsonBodiesOnly(),
         ],
     )

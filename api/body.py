@@ -2,7 +2,10 @@
 
 Litestar's own decoding coerces types (``"5"`` becomes ``5``); ``StrictBody``
 is a DTO that decodes with msgspec in strict mode instead, and describes the
-body in the OpenAPI schema as the plain struct.
+body in the OpenAPI schema as the plain struct. Before the schema is applied,
+the document is checked as a whole: nesting deeper than ``MAX_DEPTH`` is a 400
+(msgspec itself would recurse until Python's stack runs out), and a NUL
+character in any string, key or value, is a 422 on every backend.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ NO_NUL = r"^[^\x00]*$"
 """Text the database can store and match: Postgres refuses NUL bytes in text, and
 SQLite's LIKE stops at one (a filter would match too much)."""
 
+MAX_DEPTH = 64
+"""The deepest nesting of arrays and objects a body may have."""
+
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -31,12 +37,51 @@ def decode_body(raw: bytes, schema: type[T]) -> T:
     if not raw.strip():
         raise body_required()
     try:
-        return msgspec.json.decode(raw, type=schema, strict=True)
+        document = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"Malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise too_deep() from exc
+    _check_document(document)
+    try:
+        return msgspec.convert(document, type=schema, strict=True)
     except msgspec.ValidationError as exc:
         field, message = field_of(exc)
         raise validation_error(field or "body", message) from exc
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, ErrorCode.VALIDATION_ERROR, f"Malformed JSON: {exc}") from exc
+
+
+def _check_document(document: Any) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH`` and NUL characters anywhere in ``document``.
+
+    Iterative, so no document can exhaust the stack while being checked.
+    """
+    pending: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise validation_error(path or "body", "must not contain a NUL character")
+            continue
+        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+            raise too_deep()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    raise validation_error(path or "body", "a key must not contain a NUL character")
+                pending.append((item, inner, depth + 1))
+        elif isinstance(value, list):
+            items = enumerate(value)
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in items)
+
+
+def too_deep() -> ApiError:
+    return ApiError(
+        400,
+        ErrorCode.VALIDATION_ERROR,
+        f"Malformed JSON: nested deeper than {MAX_DEPTH} levels",
+        {"max_depth": MAX_DEPTH},
+    )
 
 
 def body_required() -> ApiError:
