@@ -255,6 +255,10 @@ class Settings:
     max_request_body_bytes: int = setting(
         "SCHEDULER_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024
     )
+    trusted_proxies: tuple[str, ...] = setting("SCHEDULER_TRUSTED_PROXIES", ())
+    """Peers (IPs or CIDR ranges) whose ``X-Forwarded-For`` names the client; none by default."""
+    max_header_bytes: int = setting("SCHEDULER_MAX_HEADER_BYTES", 32 * 1024, minimum=1024)
+    header_timeout_seconds: float = setting("SCHEDULER_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1)
     metrics_refresh_seconds: float = setting("SCHEDULER_METRICS_REFRESH_SECONDS", 5.0, minimum=0.1)
     """How stale the database figures of ``/metrics`` may get before a scrape refreshes them."""
     temporal_ui_url: str = setting("SCHEDULER_TEMPORAL_UI_URL", "")
