@@ -4,12 +4,17 @@ Every main calls :func:`configure_logging` once, with ``settings.log_format``.
 Structured fields travel as ``extra={...}`` on a log call, or for a whole
 scope (a request) through :func:`log_context`; the JSON format writes them as
 keys, the text format leaves them to the message.
+
+Values come from requests (paths, usernames, task names): every control
+character in them is written escaped (``\\n``, ``\\x1b``, ``\\u2028``), so no value
+can start a forged log line or drive the terminal reading the log.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -27,6 +32,47 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
     "asctime",
     "temporal_log",
 }
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_TRACEBACK_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_JSON_UNESCAPED = re.compile("[\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape: one line, no terminal codes."""
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_traceback(text: str) -> str:
+    """A traceback keeps its line breaks; every other control character is escaped."""
+    return _TRACEBACK_CONTROL.sub(_escape_one, text)
+
+
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT` lines whose message is escaped (tracebacks keep their lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _escape_traceback(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _escape_traceback(super().formatStack(stack_info))
+
 
 _context: ContextVar[Mapping[str, Any] | None] = ContextVar("log_context", default=None)
 
@@ -69,7 +115,10 @@ class JsonFormatter(logging.Formatter):
             payload["exception"] = record.exc_text
         if record.stack_info:
             payload["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        # json escapes C0 controls itself; DEL, C1 and the line separators are
+        # escaped too (they can only occur inside strings, where \\u escapes are valid).
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        return _JSON_UNESCAPED.sub(lambda match: f"\\u{ord(match.group()):04x}", line)
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
@@ -80,7 +129,7 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
         handler.setFormatter(JsonFormatter())
         _forward_temporal_core_logs()
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.captureWarnings(True)  # library warnings in the same format, not raw stderr
 
