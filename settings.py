@@ -11,6 +11,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
@@ -89,18 +90,15 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
-def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
-    """The configured secret, or one generated on first use and kept in the data dir."""
-    configured = env.get("SCHEDULER_JWT_SECRET", "").strip()
-    if configured:
-        return configured
-    path = data_dir / "jwt_secret"
+def _generated_secret(data_dir: Path, filename: str, make: Callable[[], str]) -> str:
+    """The secret kept in ``data_dir/filename``, made with ``make`` on first use (file 0600)."""
+    path = data_dir / filename
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
+    secret = make()
     # O_EXCL: when several processes start at once, exactly one secret wins.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -109,6 +107,68 @@ def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret
+
+
+def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
+    """The configured secret, or one generated on first use and kept in the data dir."""
+    configured = env.get("SCHEDULER_JWT_SECRET", "").strip()
+    if configured:
+        return configured
+    return _generated_secret(data_dir, "jwt_secret", lambda: secrets.token_urlsafe(48))
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadKey:
+    """One key of the payload key ring: its id travels with every signature."""
+
+    kid: str
+    secret: str = field(repr=False)
+
+
+PAYLOAD_KEY_MIN_LENGTH = 16
+
+
+def parse_payload_keys(raw: str, name: str = "SCHEDULER_PAYLOAD_KEY") -> tuple[PayloadKey, ...]:
+    """``kid:secret[,kid:secret...]``: the first key signs, every one verifies."""
+    keys: list[PayloadKey] = []
+    for item in raw.split(","):
+        kid, sep, secret = item.strip().partition(":")
+        kid, secret = kid.strip(), secret.strip()
+        if not sep or not kid or not secret:
+            raise SettingsError(f"{name} must be kid:secret[,kid:secret...]")
+        if not kid.isascii() or not all(c.isalnum() or c in "-_." for c in kid):
+            raise SettingsError(f"{name}: key id {kid!r} may hold only letters, digits, - _ .")
+        if len(secret) < PAYLOAD_KEY_MIN_LENGTH:
+            raise SettingsError(
+                f"{name}: the secret of key {kid!r} must be at least "
+                f"{PAYLOAD_KEY_MIN_LENGTH} characters"
+            )
+        if any(key.kid == kid for key in keys):
+            raise SettingsError(f"{name}: key id {kid!r} is given twice")
+        keys.append(PayloadKey(kid, secret))
+    return tuple(keys)
+
+
+def _payload_keys(env: Mapping[str, str], data_dir: Path) -> tuple[PayloadKey, ...]:
+    configured = env.get("SCHEDULER_PAYLOAD_KEY", "").strip()
+    if not configured:
+        configured = _generated_secret(
+            data_dir, "payload_key", lambda: f"k1:{secrets.token_urlsafe(32)}"
+        )
+    return parse_payload_keys(configured)
+
+
+def _timestamp(env: Mapping[str, str], name: str) -> datetime | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an RFC 3339 time, got {raw!r}") from exc
+    if moment.tzinfo is None:
+        raise SettingsError(f"{name} must carry a time zone (e.g. Z), got {raw!r}")
+    return moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +189,17 @@ def setting(
     minimum: float = 0,
     choices: tuple[str, ...] = (),
     env_default: Callable[[], T] | None = None,
+    secret: bool = False,
 ) -> T:
     """A field read from the environment variable ``env``; ``default`` when it is unset.
 
     Numbers below ``minimum`` are refused; ``choices`` limits a string.
     ``env_default`` computes what ``from_env`` uses when the variable is unset,
     where that depends on the machine (a field built in code keeps ``default``).
+    A ``secret`` is left out of the settings' repr.
     """
     spec = _EnvSpec(env=env, minimum=minimum, choices=choices, env_default=env_default)
-    return field(default=default, metadata={_ENV: spec})
+    return field(default=default, repr=not secret, metadata={_ENV: spec})
 
 
 def _read(spec: _EnvSpec, kind: object, env: Mapping[str, str], default: Any) -> Any:
@@ -172,6 +234,8 @@ class Settings:
     data_dir: Path
     database_url: str
     jwt_secret: str
+    payload_keys: tuple[PayloadKey, ...]
+    """The first key signs every payload written to Temporal; all of them verify."""
     api_host: str = setting("SCHEDULER_API_HOST", "127.0.0.1")
     api_port: int = setting("SCHEDULER_API_PORT", 8080)
     temporal_address: str = setting("TEMPORAL_ADDRESS", "127.0.0.1:7233")
@@ -264,6 +328,15 @@ class Settings:
     temporal_ui_url: str = setting("SCHEDULER_TEMPORAL_UI_URL", "")
     log_format: str = setting("SCHEDULER_LOG_FORMAT", "text", choices=("text", "json"))
     """``text`` (human-readable lines) or ``json`` (one JSON object per line)."""
+    payload_encryption: bool = setting("SCHEDULER_PAYLOAD_ENCRYPTION", False)
+    """Also encrypt payloads (AES-GCM); the Web UI then reads them through /api/codec/decode."""
+    payload_accept_unsigned_until: datetime | None = None
+    """Upgrade window (``SCHEDULER_PAYLOAD_ACCEPT_UNSIGNED_UNTIL``): until then unsigned
+    payloads are accepted, with a warning."""
+    temporal_tls_ca: str = setting("TEMPORAL_TLS_CA", "")
+    temporal_tls_cert: str = setting("TEMPORAL_TLS_CERT", "")
+    temporal_tls_key: str = setting("TEMPORAL_TLS_KEY", "")
+    temporal_api_key: str = setting("TEMPORAL_API_KEY", "", secret=True)
 
     @property
     def parameter_rules(self) -> ParameterRules:
@@ -306,9 +379,15 @@ class Settings:
                 f"TEMPORAL_ADDRESS must be host:port, got {values['temporal_address']!r}"
             )
         values["temporal_ui_url"] = values["temporal_ui_url"].rstrip("/")
+        if bool(values["temporal_tls_cert"]) != bool(values["temporal_tls_key"]):
+            raise SettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY are given together or not")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
             jwt_secret=_jwt_secret(env, data_dir),
+            payload_keys=_payload_keys(env, data_dir),
+            payload_accept_unsigned_until=_timestamp(
+                env, "SCHEDULER_PAYLOAD_ACCEPT_UNSIGNED_UNTIL"
+            ),
             **values,
         )

@@ -107,9 +107,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     sessions = create_sessionmaker(engine)
     # The mirror writes of a run's life are single idempotent statements.
     mirror = create_sessionmaker(engine, autocommit=True)
-    client = await connect(
-        settings.temporal_address, settings.temporal_namespace, settings.connect_retry_seconds
-    )
+    client = await connect(settings)
     task_types = list(dict.fromkeys(args.task_type))
     worker_id = args.worker_id or default_worker_id(args.task_type)
     max_concurrent = args.max_concurrent or settings.worker_max_concurrent_tasks

@@ -148,7 +148,7 @@ async def workflow_starts(client: Client, runs: list[dict[str, Any]]) -> None:
 
 
 async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> None:
-    client = await Client.connect(stack.temporal_address)
+    client = await stack.temporal_client()
     async with api_client(stack.base_url) as api:
         await settle(api, (await api.create_task())["id"], runs=3)
         # Before the tasks exist, so their schedules do not fire into it.

@@ -193,7 +193,7 @@ async def sequential_api_latency(api: ApiClient, task_id: int, runs: int) -> Pha
 
 
 async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> None:
-    client = await Client.connect(stack.temporal_address)
+    client = await stack.temporal_client()
     queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     async with (
         api_client(stack.base_url, connections=args.concurrency + 10) as api,

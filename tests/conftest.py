@@ -23,6 +23,7 @@ from typing import IO
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from temporalio.client import Client
 
 import devstack
 from tests.dev_server import DevServer, running_dev_server
@@ -92,6 +93,13 @@ class Stack:
         process = devstack.start_python(script, list(args), self.env, self.log_file(name))
         self.processes[name] = process
         return process
+
+    async def temporal_client(self) -> Client:
+        """A client of the stack's Temporal holding the stack's payload key, as our processes do."""
+        from settings import Settings
+        from workflows.client import connect
+
+        return await connect(Settings.from_env(self.env), within_seconds=30)
 
     def start_temporal(self) -> None:
         """Start (or restart) the dev server on the stack's port and database file."""

@@ -25,7 +25,9 @@ from processes.limits import become_subreaper
 from processes.orphans import OrphanSweeper
 from processes.spawn import wait_for_children_with_pidfds
 from settings import Settings
+from worker.payload_guard import PayloadGuard
 from worker.registry import WorkerRegistration, outbound_ip
+from workflows.client import executor_client
 from workflows.executors import ExecutorActivity
 
 
@@ -69,11 +71,14 @@ class ExecutorHost:
             "http": http.run_http,
             "python": PythonExecutor(context, tracker).run_python,
         }
+        # Refused (unsigned) inputs arrive marked and fail non-retryably in the guard.
+        executing = executor_client(client, settings)
         workers = [
             Worker(
-                client,
+                executing,
                 task_queue=settings.executor_queue(task_type),
                 activities=[executors[task_type]],
+                interceptors=[PayloadGuard()],
                 max_concurrent_activities=max_concurrent,
                 graceful_shutdown_timeout=timedelta(seconds=settings.worker_drain_seconds),
                 identity=worker_id,

@@ -46,6 +46,9 @@ def manual_workflow_id(task_id: int, task_run_id: int) -> str:
 class SchedulePolicyConfig:
     orchestrator_queue: str
     catchup_window_seconds: int
+    payload_signer: str = ""
+    """The key id that signs payloads (and whether they are sealed): a schedule's action
+    input is a payload, so a new key or mode rebuilds every schedule with it."""
 
 
 def definition_digest(task: ScheduledTask, config: SchedulePolicyConfig) -> str:
@@ -57,6 +60,7 @@ def definition_digest(task: ScheduledTask, config: SchedulePolicyConfig) -> str:
         task.task_type,
         config.orchestrator_queue,
         config.catchup_window_seconds,
+        config.payload_signer,
     ]
     return hashlib.sha256(json.dumps(built_from).encode()).hexdigest()[:16]
 
@@ -168,5 +172,7 @@ def schedule_manager(client: Client, settings: Settings) -> ScheduleManager:
         SchedulePolicyConfig(
             orchestrator_queue=settings.orchestrator_queue,
             catchup_window_seconds=settings.schedule_catchup_window_seconds,
+            payload_signer=settings.payload_keys[0].kid
+            + ("+sealed" if settings.payload_encryption else ""),
         ),
     )
