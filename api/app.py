@@ -14,7 +14,6 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from prometheus_client import CollectorRegistry
-from temporalio.client import Client
 
 from api.auth.api_keys import ApiKeyService
 from api.auth.controller import ApiKeyController, AuthController
@@ -24,6 +23,7 @@ from api.auth.passwords import PasswordHasher
 from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
+from api.codec.controller import codec_decode, codec_preflight, web_ui_origin
 from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter
@@ -48,6 +48,8 @@ from persistence.database import create_engine, create_sessionmaker, wait_for_da
 from persistence.migrate import migrate
 from persistence.run_tally import RunTally
 from settings import Settings
+from workflows.client import connect
+from workflows.payload_codec import PayloadKeyRing, SigningCodec
 from workflows.schedules import schedule_manager
 
 log = logging.getLogger(__name__)
@@ -85,9 +87,7 @@ def create_app(settings: Settings) -> Litestar:
         reads = create_sessionmaker(engine, read_only=True)
         # Lazy: the API starts and answers (503 where Temporal is needed) even
         # while Temporal is still coming up.
-        client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
-        )
+        client = await connect(settings, lazy=True)
         hasher = PasswordHasher()
         await seed_default_users(sessions, hasher, settings)
         schedules = schedule_manager(client, settings)
@@ -140,6 +140,8 @@ def create_app(settings: Settings) -> Litestar:
             TaskController,
             TaskRunController,
             WorkerController,
+            codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
+            codec_decode,
         ],
         lifespan=[lifespan],
         dependencies={
@@ -165,6 +167,10 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # the process configures logging once (logging_setup)
     )
+    app.state.codec = SigningCodec(
+        PayloadKeyRing(settings.payload_keys), encrypt=settings.payload_encryption
+    )
+    app.state.codec_origin = web_ui_origin(settings.temporal_ui_url)
     limits = Limits(settings.rate_limit_auth, settings.rate_limit_tasks, settings.rate_limit_system)
     return around_every_request(
         app,
