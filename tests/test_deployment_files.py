@@ -71,7 +71,9 @@ def test_ports_match_the_settings() -> None:
     api = services["api"]
     port = api["environment"]["SCHEDULER_API_PORT"]
     assert api["ports"] == [f"{port}:{port}"]
-    assert services["temporal"]["ports"] == ["7233:7233"]
+    # Temporal's frontend and Web UI authenticate nobody: never beyond the host's loopback.
+    assert services["temporal"]["ports"] == ["127.0.0.1:7233:7233"]
+    assert services["temporal-ui"]["ports"] == ["127.0.0.1:8233:8080"]
     assert api["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert api["environment"]["SCHEDULER_EXTERNAL_TEMPORAL"] == "1"
 
@@ -83,6 +85,10 @@ def test_no_secret_is_baked_in() -> None:
     assert not literal, "a literal password in the compose file"
     for service in scheduler_services().values():
         assert service["env_file"] == [".env"]
+        # Shared by every process, so it must come from .env, never be generated per container.
+        assert service["environment"]["SCHEDULER_PAYLOAD_KEY"].startswith(
+            "${SCHEDULER_PAYLOAD_KEY:?"
+        )
 
 
 def test_images_are_pinned() -> None:
