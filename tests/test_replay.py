@@ -5,29 +5,21 @@ the workflow module for every run: a quarter of the orchestrator's CPU). This
 test keeps the sandbox's guarantees: real histories of every path a run can
 take are replayed with the default, sandboxed runner, which fails on
 non-deterministic code and on calls the sandbox forbids. They replay through
-the deployment's signing data converter, as the orchestrator decodes them;
-a history written before payloads were signed (a run in flight at the
-upgrade) replays inside the ``SCHEDULER_PAYLOAD_ACCEPT_UNSIGNED_UNTIL`` window
-and is refused outside it.
+the deployment's signing data converter, as the orchestrator decodes them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio import activity
 from temporalio.client import Client, WorkflowHistory
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from settings import Settings
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from workflows.data_converter import data_converter
-from workflows.payloads import BeginRun, ExecuteTask, ExecutionResult, FinishRun, RunInput, RunPlan
 from workflows.task_run import TaskRunWorkflow
 
 pytestmark = pytest.mark.one_backend
@@ -87,67 +79,3 @@ def test_histories_of_every_run_path_replay_in_the_sandbox(stack: Stack, admin: 
     assert len(histories) == len(runs)
     assert all(len(history.events) > 5 for history in histories)
     assert asyncio.run(_replay(histories, Settings.from_env(stack.env))) == []
-
-
-@activity.defn(name="begin_run")
-async def _begin_run(start: BeginRun) -> RunPlan:
-    return RunPlan(
-        task_run_id=1,
-        task_id=start.task_id,
-        task_type="shell",
-        parameters={"command": "true"},
-        timeout_seconds=30,
-        max_retries=0,
-        executor_queue=activity.info().task_queue,
-        heartbeat_timeout_seconds=10,
-        retry_initial_interval_seconds=1,
-        retry_backoff_coefficient=2,
-        retry_maximum_interval_seconds=1,
-        dispatched=True,
-    )
-
-
-@activity.defn(name="run_shell")
-async def _run_shell(task: ExecuteTask) -> ExecutionResult:
-    return ExecutionResult(
-        worker_id="old", attempt=1, started_at="2026-01-01T00:00:00Z", duration_ms=1
-    )
-
-
-@activity.defn(name="finish_run")
-async def _finish_run(finish: FinishRun) -> None:
-    return None
-
-
-async def _unsigned_history(address: str) -> WorkflowHistory:
-    """A run's history as a release without signatures wrote it (default converter)."""
-    client = await Client.connect(address)
-    queue = f"unsigned-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[TaskRunWorkflow],
-        activities=[_begin_run, _run_shell, _finish_run],
-    ):
-        handle = await client.start_workflow(
-            TaskRunWorkflow.run, RunInput(task_id=1), id=f"unsigned-{queue}", task_queue=queue
-        )
-        await handle.result()
-    return await handle.fetch_history()
-
-
-def test_a_run_in_flight_at_the_upgrade_replays_only_inside_the_window(
-    stack: Stack, caplog: pytest.LogCaptureFixture
-) -> None:
-    history = asyncio.run(_unsigned_history(stack.temporal_address))
-    settings = Settings.from_env(stack.env)
-    window = replace(settings, payload_accept_unsigned_until=datetime.now(UTC) + timedelta(hours=1))
-    assert asyncio.run(_replay([history], window)) == []
-    assert "carries no signature" not in caplog.text
-    # Past the window the orchestrator refuses the unsigned input: the workflow
-    # would fail instead of completing as its history says.
-    [refused] = asyncio.run(_replay([history], settings))
-    assert "Nondeterminism" in refused
-    assert f"refused workflow {history.workflow_id} from Temporal: it carries no signature" in (
-        caplog.text
-    )
