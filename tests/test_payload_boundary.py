@@ -79,9 +79,9 @@ def _marker_task(admin: Api, marker: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["no key", "another key"])
 def test_a_workflow_started_without_the_key_runs_nothing(
-    stack: Stack, admin: Api, tmp_path: Path, kind: str
+    stack: Stack, admin: Api, kind: str
 ) -> None:
-    marker = tmp_path / "ran"
+    marker = stack.task_dir / f"ran-{uuid.uuid4().hex[:8]}"
     task = _marker_task(admin, marker)
 
     async def start() -> BaseException | None:
@@ -111,9 +111,9 @@ def test_a_workflow_started_without_the_key_runs_nothing(
 
 @pytest.mark.parametrize("kind", ["no key", "another key"])
 def test_an_activity_scheduled_without_the_key_fails_at_once_and_starts_no_process(
-    stack: Stack, admin: Api, tmp_path: Path, kind: str
+    stack: Stack, admin: Api, kind: str
 ) -> None:
-    marker = tmp_path / "ran"
+    marker = stack.task_dir / f"ran-{uuid.uuid4().hex[:8]}"
     task = _marker_task(admin, marker)
 
     async def dispatch() -> dict[str, Any]:
