@@ -252,6 +252,15 @@ class RunEnd:
     execution_duration_ms: int | None = None
 
 
+def storable_text(text: str | None) -> str | None:
+    """``text`` with each NUL replaced by U+FFFD, which both backends store alike.
+
+    Postgres refuses NUL in text columns; a task's output may well hold one, and
+    a refused write would leave the run open while Temporal retries it forever.
+    """
+    return text.replace("\x00", "\ufffd") if text is not None else None
+
+
 async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | None:
     """Record the final state once, in one statement.
 
@@ -260,8 +269,8 @@ async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | N
     values: dict[str, Any] = {
         "status": end.status,
         "completed_at": end.completed_at,
-        "result": end.result,
-        "error_message": end.error_message,
+        "result": storable_text(end.result),
+        "error_message": storable_text(end.error_message),
         "updated_at": utcnow(),
     }
     if end.worker_id is not None:

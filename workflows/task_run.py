@@ -126,8 +126,10 @@ class TaskRunWorkflow:
                 start_to_close_timeout=MIRROR_TIMEOUT,
                 retry_policy=MIRROR_RETRY,
             )
-        except ActivityError as err:
-            cause = err.cause
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's non-retryable failure reaches the workflow as the
+            # bare ApplicationError (temporalio 1.35), a remote one wrapped.
+            cause = err.cause if isinstance(err, ActivityError) else err
             if isinstance(cause, ApplicationError) and cause.type == failures.TASK_NOT_FOUND:
                 # The task was deleted between the fire and this start.
                 return RunOutcome(

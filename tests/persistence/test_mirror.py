@@ -174,6 +174,29 @@ def test_finish_is_recorded_once_and_never_moves_backwards(db: Database, autocom
     assert run["completed_at"] == datetime(2030, 1, 1, 0, 0, 3, tzinfo=UTC)
 
 
+def test_output_with_nul_characters_is_recorded_on_every_backend(db: Database) -> None:
+    settings = Settings.from_env(db.env)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> TaskRun:
+        recorder = RunRecorder(sessions, settings)
+        plan = await recorder.begin_run(_fire(await _new_task(sessions)))
+        await recorder.finish_run(
+            FinishRun(
+                task_run_id=plan.task_run_id,
+                status=RunStatus.FAILED,
+                completed_at=NEW_YEAR_2030,
+                result="a\x00b",
+                error_message="exit 1: \x00",
+            )
+        )
+        return await _row(sessions, plan.task_run_id)
+
+    run = with_sessions(db, work)
+    assert run.status == "Failed"
+    assert run.result == "a\ufffdb"
+    assert run.error_message == "exit 1: \ufffd"
+
+
 def _fire(task_id: int) -> BeginRun:
     """The start of a schedule fire's run (its workflow creates the row)."""
     return BeginRun(

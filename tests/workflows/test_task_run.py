@@ -67,12 +67,6 @@ def test_a_run_without_dependencies_executes_once_and_completes(
     assert mirror.final.worker_id == "double-worker"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: a failed local activity reaches the workflow as the bare "
-    "ApplicationError, not an ActivityError, so TaskRunWorkflow's `except ActivityError` "
-    "misses TaskNotFound and the workflow fails instead of ending Skipped",
-)
 def test_a_deleted_task_skips_the_run(temporal: tuple[str, str]) -> None:
     mirror, executor = Mirror(plan(), task_gone=True), Executor(["succeed"])
 
