@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from prometheus_client import CollectorRegistry
 
 from api.auth.api_keys import ApiKeyService
@@ -24,6 +23,7 @@ from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
 from api.codec.controller import codec_decode, codec_preflight, web_ui_origin
+from api.docs import docs_assets, docs_renderer
 from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter
@@ -142,6 +142,7 @@ def create_app(settings: Settings) -> Litestar:
             WorkerController,
             codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
             codec_decode,
+            docs_assets(),
         ],
         lifespan=[lifespan],
         dependencies={
@@ -161,7 +162,7 @@ def create_app(settings: Settings) -> Litestar:
             title="Temporal task scheduler",
             version="1.0.0",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[docs_renderer()],
         ),
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
