@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.openapi import ResponseSpec
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import HeaderParameter, Parameter, QueryParameter
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
@@ -231,7 +231,7 @@ class TaskController(Controller):
         fire_ledger: FireLedgerReader,
         from_: Annotated[
             datetime | None,
-            Parameter(query="from", description="Start (RFC 3339); default: `to` - 24 h"),
+            QueryParameter(name="from", description="Start (RFC 3339); default: `to` - 24 h"),
         ] = None,
         to: Annotated[
             datetime | None,
