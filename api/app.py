@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from api.auth.api_keys import ApiKeyService
 from api.auth.controller import ApiKeyController, AuthController
 from api.auth.guards import provide_principal
+from api.auth.login_backoff import make_login_backoff
 from api.auth.middleware import Authentication
 from api.auth.passwords import PasswordHasher
 from api.auth.principal import Authenticator
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
         settings.refresh_token_ttl_seconds,
     )
     rate_limit_store = make_store(settings.rate_limit_redis_url)
+    login_backoff = make_login_backoff(settings.rate_limit_redis_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -92,7 +94,7 @@ def create_app(settings: Settings) -> Litestar:
         await seed_default_users(sessions, hasher, settings)
         schedules = schedule_manager(client, settings)
         app.state.authenticator = Authenticator(tokens, sessions, reads)
-        app.state.auth_service = AuthService(sessions, tokens, hasher)
+        app.state.auth_service = AuthService(sessions, tokens, hasher, login_backoff)
         app.state.api_key_service = ApiKeyService(sessions)
         app.state.task_service = TaskService(sessions, client, schedules, settings)
         fire_ledger = FireLedgerReader(
@@ -128,6 +130,7 @@ def create_app(settings: Settings) -> Litestar:
             await snapshots.close()
             registry.unregister(collector)
             await rate_limit_store.close()
+            await login_backoff.close()
             await engine.dispose()
 
     app = Litestar(

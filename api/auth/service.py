@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.auth.login_backoff import LoginBackoff
 from api.auth.passwords import PasswordHasher
 from api.auth.permissions import ROLE_PERMISSIONS, Role
 from api.auth.principal import Principal
@@ -48,10 +49,12 @@ class AuthService:
         sessions: async_sessionmaker[AsyncSession],
         tokens: TokenService,
         hasher: PasswordHasher,
+        backoff: LoginBackoff,
     ) -> None:
         self._sessions = sessions
         self._tokens = tokens
         self._hasher = hasher
+        self._backoff = backoff
 
     def _response(self, user: User, pair: IssuedPair) -> TokenResponse:
         return TokenResponse(
@@ -62,7 +65,12 @@ class AuthService:
         )
 
     async def login(self, username: str, password: str) -> TokenResponse:
-        """Tokens for valid credentials; the same 401 for unknown user and wrong password."""
+        """Tokens for valid credentials; the same 401 for unknown user and wrong password.
+
+        A username with too many recent failures is refused with 429 before
+        its password is checked (see ``api.auth.login_backoff``).
+        """
+        await self._backoff.check(username)
         async with self._sessions() as session:
             user = await users.get_by_username(session, username)
             active = user is not None and user.is_active
@@ -70,9 +78,11 @@ class AuthService:
                 password, user.password_hash if user is not None and active else None
             )
             if user is None or not active or not matches:
+                await self._backoff.failed(username)
                 raise ApiError(
                     401, ErrorCode.AUTHENTICATION_REQUIRED, "Invalid username or password"
                 )
+            await self._backoff.succeeded(username)
             if new_hash:
                 user.password_hash = new_hash
                 await session.commit()

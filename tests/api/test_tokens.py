@@ -18,6 +18,7 @@ import jwt
 import pytest
 from passlib.hash import argon2
 
+from api.auth.passwords import PasswordHasher
 from tests.credential_rows import add_user, password_hash, revocation_expiry
 from tests.helpers import PASSWORDS, assert_error
 from tests.in_process import App, another_instance
@@ -226,7 +227,11 @@ def test_revocations_hold_across_instances_and_survive_a_restart(
         assert validate(other, still["access_token"]).status_code == 200
 
 
-def test_login_failures_look_alike_and_take_comparable_time(http: httpx.Client) -> None:
+def test_login_failures_look_alike_and_take_comparable_time(app: App, http: httpx.Client) -> None:
+    # An account of its own: five failures lock an account for a while.
+    username = f"timing-{uuid.uuid4().hex[:8]}"
+    add_user(app, username, PasswordHasher().hash(f"right-{uuid.uuid4().hex}"))
+
     def attempt(username: str, password: str) -> tuple[float, dict[str, Any]]:
         started = time.perf_counter()
         response = login(http, username, password)
@@ -234,11 +239,11 @@ def test_login_failures_look_alike_and_take_comparable_time(http: httpx.Client) 
         body = assert_error(response, 401, "AUTHENTICATION_REQUIRED")
         return elapsed, body["error"]
 
-    login(http, "admin", "warm-up")  # first request pays for connection set-up
+    login(http, f"warm-up-{uuid.uuid4().hex[:8]}", "x")  # the first request pays for set-up
     wrong_password: list[float] = []
     unknown_user: list[float] = []
     for _ in range(5):
-        elapsed, first = attempt("admin", f"wrong-{uuid.uuid4().hex}")
+        elapsed, first = attempt(username, f"wrong-{uuid.uuid4().hex}")
         wrong_password.append(elapsed)
         elapsed, second = attempt(f"nobody-{uuid.uuid4().hex[:8]}", "whatever")
         unknown_user.append(elapsed)
