@@ -111,3 +111,23 @@ def add_user(stack: HasDatabase, username: str, password_hash: str, role: str = 
             )
 
     with_sessions(stack, work)
+
+
+def set_user(stack: HasDatabase, username: str, **values: Any) -> None:
+    """Change a user's row directly (``role``, ``is_active``), as another API instance would."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(update(User).where(User.username == username).values(**values))
+
+    with_sessions(stack, work)
+
+
+def delete_user(stack: HasDatabase, username: str) -> None:
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            user = await users.get_by_username(session, username)
+            assert user is not None, username
+            await session.delete(user)
+
+    with_sessions(stack, work)

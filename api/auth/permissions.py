@@ -41,3 +41,17 @@ def grants(held: Iterable[str], needed: Iterable[Permission]) -> bool:
     if Permission.ADMIN in held_set:
         return True
     return all(permission in held_set for permission in needed)
+
+
+def within(own: Iterable[str], bound: Iterable[str]) -> tuple[str, ...]:
+    """The permissions of ``own`` that ``bound`` also grants (an API key within its creator).
+
+    ``Admin`` in ``own`` stands for everything, so within a non-Admin ``bound``
+    it yields ``bound`` itself; within an Admin ``bound``, ``own`` is unchanged.
+    """
+    own_list, bound_list = list(own), [str(p) for p in bound]
+    if Permission.ADMIN in bound_list:
+        return tuple(own_list)
+    if Permission.ADMIN in own_list:
+        return tuple(bound_list)
+    return tuple(p for p in own_list if p in bound_list)

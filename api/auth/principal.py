@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.auth.permissions import ROLE_PERMISSIONS, Role
+from api.auth.permissions import ROLE_PERMISSIONS, Role, within
 from api.auth.tokens import ACCESS, TokenClaims, TokenError, TokenService
 from api.errors import ApiError, ErrorCode
-from persistence import credentials
+from persistence import credentials, users
 
 API_KEY_PREFIX = "sk_live_"
 # Writing last_used_at on every request would make each read a write.
@@ -162,13 +162,18 @@ class Authenticator:
             raise _invalid("Invalid API key")
         if record.expires_at is not None and record.expires_at <= now:
             raise _invalid("API key has expired")
+        # A key acts for its creator: never beyond what the creator may do now.
+        creator = await users.get_by_id(session, record.created_by)
+        if creator is None or not creator.is_active:
+            raise _invalid("Invalid API key: its creator is no longer active")
+        permissions = within(record.permissions, ROLE_PERMISSIONS[Role(creator.role)])
         if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
             await credentials.touch_api_key(session, record.id, now)
             await session.commit()
         return Principal(
             id=record.id,
             name=record.name,
-            permissions=tuple(record.permissions),
+            permissions=permissions,
             kind="api_key",
             expires_at=int(record.expires_at.timestamp()) if record.expires_at else None,
         )

@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.credential_rows import api_key_row, set_api_key_expiry
+from api.auth.passwords import PasswordHasher
+from tests.credential_rows import (
+    add_user,
+    api_key_row,
+    delete_user,
+    set_api_key_expiry,
+    set_user,
+)
 from tests.helpers import Api, assert_error, unique
 from tests.in_process import App
 
@@ -259,3 +266,58 @@ def test_users_without_admin_cannot_manage_keys(operator: Api, boss: Api) -> Non
         operator.delete(f"/api/auth/api-keys/{victim['id']}"), 403, "INSUFFICIENT_PERMISSIONS"
     )
     assert listed(boss, victim["id"])["revoked_at"] is None
+
+
+@pytest.fixture
+def creator(app: App) -> tuple[str, Api]:
+    """An Admin of its own (its role is changed by the tests) and a client logged in as it."""
+    username = unique("creator")
+    add_user(app, username, PasswordHasher().hash("creator-pw-1"), role="Admin")
+    response = app.client.post(
+        "/api/auth/login", json={"username": username, "password": "creator-pw-1"}
+    )
+    assert response.status_code == 200, response.text
+    return username, Api(app.client, token=response.json()["data"]["access_token"])
+
+
+def key_permissions(key: Api) -> list[str]:
+    response = key.get("/api/auth/validate")
+    assert response.status_code == 200, response.text
+    permissions: list[str] = response.json()["data"]["permissions"]
+    return permissions
+
+
+def test_a_demoted_creators_admin_key_loses_admin(app: App, creator: tuple[str, Api]) -> None:
+    username, as_creator = creator
+    key = as_key(app, created(as_creator, permissions=["Admin"])["api_key"])
+    assert key_permissions(key) == ["Admin"]
+    assert key.get("/api/system/stats").status_code == 200
+    set_user(app, username, role="Viewer")
+    # At once: the key now holds what the creator holds, no more.
+    assert key_permissions(key) == ["TaskRead", "WorkerRead", "SystemRead"]
+    assert_error(key.post("/api/tasks", json={}), 403, "INSUFFICIENT_PERMISSIONS")
+    assert key.get("/api/tasks").status_code == 200
+    set_user(app, username, role="Admin")
+    assert key_permissions(key) == ["Admin"]
+
+
+def test_a_key_holds_only_what_both_it_and_its_creator_hold(
+    app: App, creator: tuple[str, Api]
+) -> None:
+    username, as_creator = creator
+    key = as_key(app, created(as_creator, permissions=["TaskRead", "TaskDelete"])["api_key"])
+    set_user(app, username, role="Operator")
+    assert key_permissions(key) == ["TaskRead"]  # Operators may not delete tasks
+
+
+def test_a_deactivated_or_deleted_creators_key_is_refused(
+    app: App, creator: tuple[str, Api]
+) -> None:
+    username, as_creator = creator
+    key = as_key(app, created(as_creator, permissions=["TaskRead"])["api_key"])
+    set_user(app, username, is_active=False)
+    assert_error(key.get("/api/tasks"), 401, "INVALID_TOKEN")
+    set_user(app, username, is_active=True)
+    assert key.get("/api/tasks").status_code == 200
+    delete_user(app, username)
+    assert_error(key.get("/api/tasks"), 401, "INVALID_TOKEN")
