@@ -11,7 +11,6 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from prometheus_client import CollectorRegistry
 
 from api.auth.api_keys import ApiKeyService
@@ -30,6 +29,7 @@ from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, Scheduler
 from api.observability.metrics import HttpMetrics, MetricsExporter
 from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
+from api.openapi.document import ApiDocument
 from api.pipeline import around_every_request
 from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     rate_limit_store = make_store(settings.rate_limit_redis_url)
     login_backoff = make_login_backoff(settings.rate_limit_redis_url)
+    document = ApiDocument(docs_renderer())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -161,12 +162,8 @@ def create_app(settings: Settings) -> Litestar:
             "metrics_exporter": _state_provider("metrics_exporter"),
         },
         exception_handlers={Exception: handle_exception},
-        openapi_config=OpenAPIConfig(
-            title="Temporal task scheduler",
-            version="1.0.0",
-            path="/schema",
-            render_plugins=[docs_renderer()],
-        ),
+        openapi_config=document.config,
+        plugins=[document.structs],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
         logging_config=None,  # the process configures logging once (logging_setup)
@@ -175,6 +172,7 @@ def create_app(settings: Settings) -> Litestar:
         PayloadKeyRing(settings.payload_keys), encrypt=settings.payload_encryption
     )
     app.state.codec_origin = web_ui_origin(settings.temporal_ui_url)
+    document.complete(app)
     limits = Limits(settings.rate_limit_auth, settings.rate_limit_tasks, settings.rate_limit_system)
     return around_every_request(
         app,

@@ -2,18 +2,18 @@
 
 Litestar's own decoding coerces types (``"5"`` becomes ``5``); ``StrictBody``
 is a DTO that decodes with msgspec in strict mode instead, and describes the
-body in the OpenAPI schema as the plain struct. Before the schema is applied,
-the document is checked as a whole: nesting deeper than ``MAX_DEPTH`` is a 400
-(msgspec itself would recurse until Python's stack runs out), and a NUL
-character in any string, key or value, is a 422 on every backend.
+body in the OpenAPI schema as the plain struct (see ``api.openapi.structs``).
+Before the schema is applied, the document is checked as a whole: nesting
+deeper than ``MAX_DEPTH`` is a 400 (msgspec itself would recurse until
+Python's stack runs out), and a NUL character in any string, key or value, is
+a 422 on every backend.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from litestar._openapi.schema_generation import SchemaCreator
 from litestar.dto import MsgspecDTO
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
@@ -30,6 +30,12 @@ MAX_DEPTH = 64
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
+
+
+class SchemaCreator(Protocol):
+    """What a DTO is handed to describe itself with: Litestar's schema generator."""
+
+    def for_field_definition(self, field_definition: FieldDefinition) -> Schema | Reference: ...
 
 
 def decode_body(raw: bytes, schema: type[T]) -> T:

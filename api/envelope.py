@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -14,7 +14,6 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
-from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
@@ -27,47 +26,34 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+"""RFC 3339 UTC with ``Z``."""
+
+
 class Envelope(msgspec.Struct, Generic[T], kw_only=True):
     """``{"success": true, "data": ...}``"""
 
-    success: bool = True
+    success: Annotated[bool, msgspec.Meta(extra_json_schema={"const": True})]
     data: T
 
 
 class ErrorBody(msgspec.Struct):
-    code: str
+    code: ErrorCode
     message: str
-    details: Any = None
+    details: Any
+    """What the code needs said: ``field`` for a validation error, ``limit`` for a rate limit."""
 
 
 class ErrorEnvelope(msgspec.Struct, kw_only=True):
     """``{"success": false, "error": {...}, "timestamp": ...}``"""
 
-    success: bool = False
+    success: Annotated[bool, msgspec.Meta(extra_json_schema={"const": False})]
     error: ErrorBody
-    timestamp: str
-
-
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error envelopes a route can answer with."""
-    described = {
-        400: "Bad request: malformed JSON or a missing body",
-        401: "Authentication required or token invalid",
-        403: "Insufficient permissions",
-        404: "Not found",
-        409: "Conflict",
-        422: "Validation failed",
-        429: "Rate limit exceeded",
-        503: "Database or Temporal unavailable",
-    }
-    return {
-        status: ResponseSpec(ErrorEnvelope, description=described[status], generate_examples=False)
-        for status in statuses
-    }
+    timestamp: Timestamp
 
 
 def ok(data: T) -> Envelope[T]:
-    return Envelope(data=data)
+    return Envelope(success=True, data=data)
 
 
 def _now() -> str:
@@ -76,6 +62,7 @@ def _now() -> str:
 
 def error_response(error: ApiError) -> Response[ErrorEnvelope]:
     body = ErrorEnvelope(
+        success=False,
         error=ErrorBody(code=error.code, message=error.message, details=error.details),
         timestamp=_now(),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
+from litestar.params import Parameter
 
 from api.errors import validation_error
 
@@ -14,6 +15,16 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10_000_000
+
+# The bounds are checked by ``PageRequest.of`` (its 422 names the parameter);
+# the schema only states them.
+PageNumber = Annotated[
+    int, Parameter(description="Page, from 1", schema_extra={"minimum": 1, "maximum": MAX_PAGE})
+]
+PageSize = Annotated[
+    int,
+    Parameter(description="Items per page", schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE}),
+]
 
 
 @dataclass(frozen=True)

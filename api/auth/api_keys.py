@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.auth.principal import API_KEY_PREFIX, Principal, hash_api_key
 from api.body import NO_NUL
 from api.errors import ApiError, ErrorCode
+from api.openapi.fields import PermissionText, UtcDateTime
 from api.pagination import Page, PageRequest, page_of
 from persistence import credentials
 from persistence.models import ApiKey
@@ -43,20 +44,20 @@ class ApiKeyCreated(msgspec.Struct):
     id: str
     api_key: str
     name: str
-    permissions: list[str]
-    created_at: datetime
-    expires_at: datetime | None
+    permissions: list[PermissionText]
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
 
 
 class ApiKeyOut(msgspec.Struct):
     id: str
     name: str
     prefix: str
-    permissions: list[str]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    permissions: list[PermissionText]
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None
+    last_used_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
     created_by: str
 
 

@@ -11,8 +11,10 @@ from api.auth.principal import Principal
 from api.auth.schemas import LoginRequest, RefreshRequest, TokenResponse, ValidateResponse
 from api.auth.service import AuthService
 from api.body import StrictBody
-from api.envelope import Envelope, error_responses, ok
-from api.pagination import Page, PageRequest
+from api.envelope import Envelope, ok
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
+from api.pagination import Page, PageNumber, PageRequest, PageSize
 
 
 class AuthController(Controller):
@@ -24,7 +26,7 @@ class AuthController(Controller):
         status_code=200,
         dto=StrictBody[LoginRequest],
         return_dto=None,
-        responses=error_responses(400, 401, 422, 429),
+        responses=error_responses(401),
         summary="Authenticate and receive JWT tokens",
     )
     async def login(self, data: LoginRequest, auth_service: AuthService) -> Envelope[TokenResponse]:
@@ -35,7 +37,7 @@ class AuthController(Controller):
         status_code=200,
         dto=StrictBody[RefreshRequest],
         return_dto=None,
-        responses=error_responses(400, 401, 422, 429),
+        responses=error_responses(401),
         summary="Rotate a refresh token for a new token pair",
     )
     async def refresh(
@@ -46,7 +48,7 @@ class AuthController(Controller):
     @get(
         "/validate",
         guards=[requires()],
-        responses=error_responses(401),
+        security=AUTHENTICATED,
         summary="Validate the current token",
     )
     async def validate(self, principal: Principal) -> Envelope[ValidateResponse]:
@@ -65,7 +67,7 @@ class AuthController(Controller):
         "/logout",
         status_code=200,
         guards=[requires()],
-        responses=error_responses(401),
+        security=AUTHENTICATED,
         summary="Invalidate the session",
     )
     async def logout(self, principal: Principal, auth_service: AuthService) -> Envelope[None]:
@@ -77,13 +79,14 @@ class ApiKeyController(Controller):
     path = "/api/auth/api-keys"
     tags = ["auth"]
     guards = [requires(Permission.ADMIN)]
+    security = AUTHENTICATED
 
     @post(
         "/",
         status_code=201,
         dto=StrictBody[ApiKeyCreate],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 422, 429),
+        responses=error_responses(403),
         summary="Create an API key (its secret is shown only in this answer)",
     )
     async def create_api_key(
@@ -93,18 +96,18 @@ class ApiKeyController(Controller):
 
     @get(
         "/",
-        responses=error_responses(400, 401, 403, 422, 429),
+        responses=error_responses(403),
         summary="List API keys (never their secrets)",
     )
     async def list_api_keys(
-        self, api_key_service: ApiKeyService, page: int = 1, page_size: int = 20
+        self, api_key_service: ApiKeyService, page: PageNumber = 1, page_size: PageSize = 20
     ) -> Envelope[Page[ApiKeyOut]]:
         return ok(await api_key_service.list(PageRequest.of(page, page_size)))
 
     @delete(
         "/{key_id:str}",
         status_code=200,
-        responses=error_responses(401, 403, 404, 429),
+        responses=error_responses(403, 404),
         summary="Revoke an API key",
     )
     async def revoke_api_key(self, key_id: str, api_key_service: ApiKeyService) -> Envelope[None]:

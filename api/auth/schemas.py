@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from api.body import NO_NUL
+from api.openapi.fields import PermissionText, PrincipalKindText, RoleText
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -22,8 +23,8 @@ class UserOut(msgspec.Struct):
     id: str
     username: str
     email: str
-    role: str
-    permissions: list[str]
+    role: RoleText
+    permissions: list[PermissionText]
 
 
 class TokenResponse(msgspec.Struct):
@@ -38,6 +39,6 @@ class ValidateResponse(msgspec.Struct):
     valid: bool
     user_id: str
     username: str
-    permissions: list[str]
+    permissions: list[PermissionText]
     expires_at: int | None
-    kind: str
+    kind: PrincipalKindText

@@ -20,8 +20,9 @@ from temporalio.api.common.v1 import Payloads
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
-from api.envelope import error_responses
 from api.errors import ApiError, ErrorCode
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
 from workflows.payload_codec import SigningCodec
 
 PATH = "/api/codec/decode"
@@ -63,7 +64,8 @@ async def codec_preflight(request: Request[Any, Any, Any]) -> Response[None]:
     guards=[requires(Permission.SYSTEM_READ)],
     tags=["system"],
     status_code=200,
-    responses=error_responses(400, 401, 403),
+    security=AUTHENTICATED,
+    responses=error_responses(400, 403),
     summary="Decode Temporal payloads for display (Temporal's remote codec protocol)",
     description=(
         'Body and answer are `{"payloads": [{"metadata": {...}, "data": "<base64>"}]}`. '

@@ -13,8 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
-from api.envelope import Envelope, error_responses, ok
+from api.envelope import Envelope, ok
 from api.observability.metrics import MetricsExporter
+from api.openapi.fields import UtcDateTime
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
 from api.system.health import HealthProbe
 from api.system.schemas import SystemHealthOut, SystemStatsOut
 from api.system.stats import SystemReader
@@ -24,7 +27,7 @@ SYSTEM_READ = [requires(Permission.SYSTEM_READ)]
 
 class Liveness(msgspec.Struct):
     status: str
-    timestamp: datetime
+    timestamp: UtcDateTime
 
 
 @get("/health", tags=["system"], summary="Liveness probe")
@@ -45,11 +48,12 @@ async def metrics(metrics_exporter: MetricsExporter) -> Response[bytes]:
 class SystemController(Controller):
     path = "/api/system"
     tags = ["system"]
+    security = AUTHENTICATED
 
     @get(
         "/health",
         guards=[requires(Permission.SYSTEM_READ, offline_ok=True)],
-        responses=error_responses(401, 403),
+        responses=error_responses(403),
         summary="Database and Temporal reachability, and uptime",
         description=(
             "Always 200 with the truth: `degraded` when the database or Temporal does not "
@@ -64,7 +68,7 @@ class SystemController(Controller):
     @get(
         "/stats",
         guards=SYSTEM_READ,
-        responses=error_responses(401, 403, 503),
+        responses=error_responses(403),
         summary="Counts of tasks, workers and runs; today is since 00:00 UTC",
     )
     async def system_stats(self, system_reader: SystemReader) -> Envelope[SystemStatsOut]:

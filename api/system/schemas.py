@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 import msgspec
+
+from api.openapi.fields import UtcDateTime
 
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 ConnectionStatus = Literal["connected", "disconnected"]
@@ -18,7 +19,7 @@ class SystemHealthOut(msgspec.Struct):
     message_queue_status: ConnectionStatus
     """Temporal, the scheduler's queue and engine."""
     uptime_seconds: int
-    timestamp: datetime
+    timestamp: UtcDateTime
 
 
 class SystemStatsOut(msgspec.Struct):

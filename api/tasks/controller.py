@@ -13,8 +13,10 @@ from api.auth.guards import requires
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.body import NO_NUL, StrictBody
-from api.envelope import Envelope, error_responses, ok
-from api.pagination import Page, PageRequest
+from api.envelope import Envelope, ok
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
+from api.pagination import Page, PageNumber, PageRequest, PageSize
 from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
@@ -58,13 +60,14 @@ TRIGGERED = "Task triggered successfully"
 REPLAYED = "Task already triggered with this Idempotency-Key; nothing was started"
 
 READ = [requires(Permission.TASK_READ)]
-READ_ERRORS = error_responses(400, 401, 403, 404, 422)
+READ_ERRORS = error_responses(403, 404)
 WRITE = [requires(Permission.TASK_WRITE)]
 
 
 class TaskController(Controller):
     path = "/api/tasks"
     tags = ["tasks"]
+    security = AUTHENTICATED
 
     @post(
         "/",
@@ -72,7 +75,7 @@ class TaskController(Controller):
         status_code=201,
         dto=StrictBody[TaskWrite],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 409, 422, 503),
+        responses=error_responses(403, 409),
         summary="Create a scheduled task",
     )
     async def create_task(
@@ -87,7 +90,7 @@ class TaskController(Controller):
         status_code=200,
         dto=StrictBody[TaskSelector],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 422),
+        responses=error_responses(403),
         summary="Pause every task matching the selectors (status Inactive, schedule paused)",
     )
     async def pause_tasks(
@@ -101,7 +104,7 @@ class TaskController(Controller):
         status_code=200,
         dto=StrictBody[TaskSelector],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 422),
+        responses=error_responses(403),
         summary="Resume every task matching the selectors (status Active, schedule unpaused)",
     )
     async def resume_tasks(
@@ -109,12 +112,12 @@ class TaskController(Controller):
     ) -> Envelope[BulkStatusOut]:
         return ok(await task_service.set_status_of_matching(data, "Active", principal.name))
 
-    @get("/", guards=READ, responses=error_responses(400, 401, 403, 422), summary="List tasks")
+    @get("/", guards=READ, responses=error_responses(403), summary="List tasks")
     async def list_tasks(
         self,
         task_reader: TaskReader,
-        page: int = 1,
-        page_size: int = 20,
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
         status: TaskStatus | None = None,
         name: Annotated[str | None, Parameter(max_length=255, pattern=NO_NUL)] = None,
         task_type: Annotated[str | None, Parameter(max_length=100, pattern=NO_NUL)] = None,
@@ -135,7 +138,7 @@ class TaskController(Controller):
         guards=WRITE,
         dto=StrictBody[TaskWrite],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+        responses=error_responses(403, 404, 409),
         summary="Replace a task's definition",
     )
     async def replace_task(
@@ -149,7 +152,7 @@ class TaskController(Controller):
         guards=WRITE,
         dto=StrictBody[TaskPatch],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+        responses=error_responses(403, 404, 409),
         summary="Change some fields of a task",
     )
     async def patch_task(
@@ -162,7 +165,7 @@ class TaskController(Controller):
         "/{task_id:int}",
         guards=[requires(Permission.TASK_DELETE)],
         status_code=200,
-        responses=error_responses(401, 403, 404, 409, 503),
+        responses=error_responses(403, 404, 409),
         summary="Delete a task, its schedule and its run history",
     )
     async def delete_task(self, task_id: TaskIdParam, task_service: TaskService) -> Envelope[None]:
@@ -180,7 +183,7 @@ class TaskController(Controller):
                 "(header Idempotent-Replayed: true); nothing was started",
                 generate_examples=False,
             ),
-            **error_responses(401, 403, 404, 409, 422, 503),
+            **error_responses(403, 404, 409),
         },
         summary="Run a task now",
     )
@@ -212,8 +215,8 @@ class TaskController(Controller):
         self,
         task_id: TaskIdParam,
         task_reader: TaskReader,
-        page: int = 1,
-        page_size: int = 20,
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
         status: RunStatusName | None = None,
         trigger: RunTriggerName | None = None,
     ) -> Envelope[Page[RunOut]]:
@@ -255,6 +258,7 @@ class TaskController(Controller):
 class TaskRunController(Controller):
     path = "/api/task-runs"
     tags = ["task runs"]
+    security = AUTHENTICATED
 
     @get("/{run_id:int}", guards=READ, responses=READ_ERRORS, summary="Get one task run")
     async def get_run(self, run_id: RunIdParam, task_reader: TaskReader) -> Envelope[RunOut]:
@@ -264,7 +268,7 @@ class TaskRunController(Controller):
         "/{run_id:int}/cancel",
         guards=WRITE,
         status_code=202,
-        responses=error_responses(401, 403, 404, 409, 503),
+        responses=error_responses(403, 404, 409),
         summary="Cancel an open run: its work is killed and it ends Failed",
     )
     async def cancel_run(

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from api.openapi.fields import (
+    RunStatusText,
+    TaskStatusText,
+    TaskTypeText,
+    TriggerText,
+    UtcDateTime,
+    one_of,
+)
+from api.openapi.structs import REF_TEMPLATE
+from domain.parameters import PARAMETER_TYPES, SUPPORTED_TASK_TYPES
 from domain.statuses import TaskStatus
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100), one_of(SUPPORTED_TASK_TYPES)]
 Cron = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Timeout = Annotated[int, msgspec.Meta(ge=1, le=86400)]
 Retries = Annotated[int, msgspec.Meta(ge=0, le=10)]
@@ -22,6 +31,23 @@ MAX_RUN_ID = 2**63 - 1
 TaskId = Annotated[int, msgspec.Meta(ge=1, le=MAX_TASK_ID)]
 Dependencies = Annotated[list[TaskId], msgspec.Meta(max_length=100)]
 TimeZone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Parameters = Annotated[
+    dict[str, Any],
+    msgspec.Meta(description="What a run does, in the schema of the task type"),
+]
+PARAMETERS_BY_TYPE: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"properties": {"task_type": {"const": task_type}}, "required": ["task_type"]},
+            "then": {
+                "properties": {"parameters": {"$ref": REF_TEMPLATE.format(name=schema.__name__)}}
+            },
+        }
+        for task_type, schema in PARAMETER_TYPES.items()
+    ]
+}
+"""What ``TaskWrite`` and ``TaskPatch`` add to their schema: which parameters a task type takes
+(a patch without ``task_type`` is checked against the task's own)."""
 RunStatusName = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]
 
 
@@ -31,7 +57,7 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     task_type: TaskType
     schedule: Cron
-    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    parameters: Parameters = msgspec.field(default_factory=dict)
     timeout_seconds: Timeout = 3600
     max_retries: Retries = 0
     dependencies: Dependencies = msgspec.field(default_factory=list)
@@ -46,7 +72,7 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | UnsetType = UNSET
     task_type: TaskType | UnsetType = UNSET
     schedule: Cron | UnsetType = UNSET
-    parameters: dict[str, Any] | UnsetType = UNSET
+    parameters: Parameters | UnsetType = UNSET
     timeout_seconds: Timeout | UnsetType = UNSET
     max_retries: Retries | UnsetType = UNSET
     dependencies: Dependencies | UnsetType = UNSET
@@ -58,15 +84,15 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
 class TaskOut(msgspec.Struct):
     id: int
     name: str
-    task_type: str
+    task_type: TaskTypeText
     schedule: str
     parameters: dict[str, Any]
     timeout_seconds: int
     max_retries: int
-    status: str
+    status: TaskStatusText
     dependencies: list[int]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     timezone: str | None
     dependency_timeout_seconds: int | None
 
@@ -74,18 +100,17 @@ class TaskOut(msgspec.Struct):
 class RunOut(msgspec.Struct):
     id: int
     task_id: int
-    status: str
+    status: RunStatusText
     worker_id: str | None
     retry_count: int
-    scheduled_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
+    scheduled_at: UtcDateTime
+    started_at: UtcDateTime | None
+    completed_at: UtcDateTime | None
     result: str | None
     error_message: str | None
     execution_duration_ms: int | None
-    created_at: datetime
-    trigger: str
-    """``schedule``, ``manual`` or ``backfill``."""
+    created_at: UtcDateTime
+    trigger: TriggerText
     triggered_by: str | None
     """The username or API key name that triggered or backfilled the run; null for a fire."""
     workflow_id: str
@@ -100,8 +125,8 @@ class ExecutionStats(msgspec.Struct):
     failed_runs: int
     success_rate: float
     average_duration_ms: float | None
-    last_success: datetime | None
-    last_failure: datetime | None
+    last_success: UtcDateTime | None
+    last_failure: UtcDateTime | None
 
 
 class TaskStatsOut(msgspec.Struct):
@@ -112,8 +137,8 @@ class TaskStatsOut(msgspec.Struct):
     average_duration_ms: float | None
     min_duration_ms: int | None
     max_duration_ms: int | None
-    last_success: datetime | None
-    last_failure: datetime | None
+    last_success: UtcDateTime | None
+    last_failure: UtcDateTime | None
     runs_last_24h: int
     runs_last_7d: int
     runs_last_30d: int
@@ -124,8 +149,8 @@ class TaskStatsOut(msgspec.Struct):
 
 
 class StatusChangeOut(msgspec.Struct):
-    status: str
-    changed_at: datetime
+    status: TaskStatusText
+    changed_at: UtcDateTime
     changed_by: str | None
     """Username or API key name; null for the entry that began the history of an older task."""
     via: str
@@ -135,15 +160,15 @@ class StatusChangeOut(msgspec.Struct):
 class TaskDetail(msgspec.Struct):
     id: int
     name: str
-    task_type: str
+    task_type: TaskTypeText
     schedule: str
     parameters: dict[str, Any]
     timeout_seconds: int
     max_retries: int
-    status: str
+    status: TaskStatusText
     dependencies: list[int]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     timezone: str | None
     dependency_timeout_seconds: int | None
     recent_runs: list[RunOut]
@@ -185,11 +210,13 @@ class BulkStatusOut(msgspec.Struct):
 
 
 class FireOut(msgspec.Struct):
-    at: datetime
-    outcome: str
+    at: UtcDateTime
+    outcome: Annotated[
+        str, one_of(("ran", "skipped_overlap", "skipped_paused", "missed", "upcoming"))
+    ]
     """``ran``, ``skipped_overlap``, ``skipped_paused``, ``missed`` or ``upcoming``."""
     task_run_id: int | None
-    status: str | None
+    status: RunStatusText | None
     """The run's status when ``ran``."""
     note: str | None
     """Why the fire is shifted, or is one pass of a repeated hour (DST); else null."""
@@ -207,8 +234,8 @@ class FireSummary(msgspec.Struct):
 
 class FiresOut(msgspec.Struct):
     task_id: int
-    from_: datetime = msgspec.field(name="from")
-    to: datetime
+    from_: UtcDateTime = msgspec.field(name="from")
+    to: UtcDateTime
     fires: list[FireOut]
     """Every fire time the task's schedule defines in the range, ascending."""
     summary: FireSummary

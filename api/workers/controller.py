@@ -6,26 +6,29 @@ from litestar import Controller, get
 
 from api.auth.guards import requires
 from api.auth.permissions import Permission
-from api.envelope import Envelope, error_responses, ok
-from api.pagination import Page, PageRequest
+from api.envelope import Envelope, ok
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
+from api.pagination import Page, PageNumber, PageRequest, PageSize
 from api.workers.reads import WorkerReader
 from api.workers.schemas import WorkerOut, WorkerStatsOut, WorkerStatusName
 
 READ = [requires(Permission.WORKER_READ)]
-READ_ERRORS = error_responses(400, 401, 403, 404, 422)
+READ_ERRORS = error_responses(403, 404)
 
 
 class WorkerController(Controller):
     path = "/api/workers"
     tags = ["workers"]
+    security = AUTHENTICATED
 
-    @get("/", guards=READ, responses=READ_ERRORS, summary="List registered workers")
+    @get("/", guards=READ, responses=error_responses(403), summary="List registered workers")
     async def list_workers(
         self,
         worker_reader: WorkerReader,
         status: WorkerStatusName | None = None,
-        page: int = 1,
-        page_size: int = 20,
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
     ) -> Envelope[Page[WorkerOut]]:
         return ok(await worker_reader.list(PageRequest.of(page, page_size), status))
 

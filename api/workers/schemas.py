@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 import msgspec
+
+from api.openapi.fields import UtcDateTime, WorkerStatusText
 
 WorkerStatusName = Literal["Alive", "Down"]
 
@@ -17,10 +18,10 @@ class WorkerOut(msgspec.Struct):
     supported_task_types: list[str]
     max_concurrent_tasks: int
     current_task_count: int
-    status: str
+    status: WorkerStatusText
     load_percentage: float
-    last_heartbeat: datetime
-    registered_at: datetime
+    last_heartbeat: UtcDateTime
+    registered_at: UtcDateTime
 
 
 class WorkerStatsOut(msgspec.Struct):
@@ -33,4 +34,4 @@ class WorkerStatsOut(msgspec.Struct):
     uptime_seconds: int
     tasks_last_24h: int
     tasks_last_7d: int
-    last_task_completed: datetime | None
+    last_task_completed: UtcDateTime | None
