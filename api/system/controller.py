@@ -23,6 +23,8 @@ from api.system.schemas import SystemHealthOut, SystemStatsOut
 from api.system.stats import SystemReader
 
 SYSTEM_READ = [requires(Permission.SYSTEM_READ)]
+# Litestar appends the charset to text media types itself; given twice, it was sent twice.
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
 
 class Liveness(msgspec.Struct):
@@ -39,10 +41,10 @@ async def health() -> Envelope[Liveness]:
     "/metrics",
     tags=["system"],
     summary="Prometheus metrics (text format)",
-    media_type=CONTENT_TYPE_LATEST,
+    media_type=METRICS_MEDIA_TYPE,
 )
 async def metrics(metrics_exporter: MetricsExporter) -> Response[bytes]:
-    return Response(await metrics_exporter.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await metrics_exporter.render(), media_type=METRICS_MEDIA_TYPE)
 
 
 class SystemController(Controller):
