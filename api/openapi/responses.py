@@ -2,7 +2,7 @@
 
 A route declares what only it knows (``403``, ``404``, ``409``) with
 :func:`error_responses`; :func:`derived_errors` adds what the pipeline in
-front of every handler answers: the body decoder (400, 413, 422), parameter
+front of every handler answers: the body decoder (400, 413, 415, 422), parameter
 validation (422), the guard (401), the rate limiter (429), and the database or
 Temporal behind any limited route (503).
 """
@@ -21,6 +21,7 @@ DESCRIPTIONS = {
     404: "No such object",
     409: "The request conflicts with the current state",
     413: "The body is larger than the server accepts (`PAYLOAD_TOO_LARGE`)",
+    415: "The body is declared as something other than JSON",
     422: "A field or parameter breaks a rule; `details.field` names it",
     429: "Rate limit exceeded (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back",
     503: "The database or Temporal is unavailable (`DATABASE_ERROR`, `MESSAGE_QUEUE_ERROR`)",
@@ -43,7 +44,7 @@ def derived_errors(
     """What the request pipeline can answer for an operation with these traits."""
     statuses: set[int] = set()
     if has_body:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 413, 415, 422}
     if has_parameters:
         statuses.add(422)
     if secured:
