@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 from google.protobuf import json_format
 from litestar import Request, Response, post, route
 from litestar.enums import HttpMethod
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from temporalio.api.common.v1 import Payloads
 
@@ -53,6 +55,17 @@ def _cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
     }
 
 
+class CodecPayload(msgspec.Struct):
+    """A Temporal payload in protobuf JSON: bytes as base64, empty fields left out."""
+
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    data: str = ""
+
+
+class CodecPayloads(msgspec.Struct):
+    payloads: list[CodecPayload] = msgspec.field(default_factory=list)
+
+
 @route(PATH, http_method=[HttpMethod.OPTIONS], include_in_schema=False)
 async def codec_preflight(request: Request[Any, Any, Any]) -> Response[None]:
     """The browser's preflight: allowed only from the Web UI's origin (no credentials asked)."""
@@ -65,7 +78,12 @@ async def codec_preflight(request: Request[Any, Any, Any]) -> Response[None]:
     tags=["system"],
     status_code=200,
     security=AUTHENTICATED,
-    responses=error_responses(400, 403),
+    responses={
+        200: ResponseSpec(
+            CodecPayloads, description="The payloads, opened", generate_examples=False
+        ),
+        **error_responses(400, 403),
+    },
     summary="Decode Temporal payloads for display (Temporal's remote codec protocol)",
     description=(
         'Body and answer are `{"payloads": [{"metadata": {...}, "data": "<base64>"}]}`. '
