@@ -27,6 +27,7 @@ def shell_run(api: Api, command: str) -> dict[str, object]:
     return api.wait_for_run(api.trigger(task["id"]))
 
 
+@pytest.mark.one_backend  # the task's process, not the database
 def test_tasks_run_as_the_task_user_with_no_new_privileges(operator: Api) -> None:
     run = shell_run(operator, "id -un; grep NoNewPrivs /proc/self/status; pwd")
     assert run["status"] == "Completed", run
@@ -78,6 +79,7 @@ def test_existing_files_are_tightened(tmp_path: Path) -> None:
             assert path.stat().st_mode & 0o777 == 0o600, path
 
 
+@pytest.mark.one_backend  # the task's process, not the database
 def test_setsid_and_a_double_fork_are_gone_when_the_run_ends(admin: Api, task_tmp: Path) -> None:
     escaped, forked = task_tmp / "escaped", task_tmp / "forked"
     command = (
@@ -129,6 +131,7 @@ def test_root_tasks_need_the_explicit_setting_and_are_warned_about(
     assert nobody.uid == pwd.getpwnam(TASK_USER).pw_uid
 
 
+@pytest.mark.one_backend  # the task's process, not the database
 def test_loader_environment_is_refused_with_the_field_named(admin: Api) -> None:
     response = admin.post(
         "/api/tasks",

@@ -40,6 +40,7 @@ def assert_hardened(response: httpx.Response) -> None:
         ("POST", "/api/tasks", 422, "VALIDATION_ERROR"),
     ],
 )
+@pytest.mark.one_backend  # headers and body limits are the HTTP edge's, not the database's
 def test_every_answer_carries_the_security_headers(
     admin: Api, method: str, path: str, status: int, code: str | None
 ) -> None:
@@ -53,6 +54,7 @@ def test_every_answer_carries_the_security_headers(
         assert response.headers.get("cache-control") == "no-store"
 
 
+@pytest.mark.one_backend
 def test_errors_before_any_handler_carry_them_too(anonymous: Api) -> None:
     response = anonymous.get("/api/tasks")
     assert_error(response, 401, "AUTHENTICATION_REQUIRED")
@@ -72,6 +74,7 @@ def big_task_body(size: int) -> bytes:
     return head + b"x" * (size - len(head) - len(tail)) + tail
 
 
+@pytest.mark.one_backend
 def test_a_body_over_the_limit_is_413_in_the_envelope(stack: Stack, admin: Api) -> None:
     limit = Settings.from_env(stack.env).max_request_body_bytes
     headers = {"Content-Type": "application/json"}
