@@ -273,10 +273,24 @@ def test_health_metrics_and_schema_are_never_limited(limited_api: Limited) -> No
                 assert not any(h in response.headers for h in HEADERS), path
 
 
-def test_limits_reset_at_the_next_window(limited_api: Limited, tokens: dict[str, str]) -> None:
-    """The one test that waits for a minute boundary."""
+def near_the_window_end(monkeypatch: pytest.MonkeyPatch, left: float) -> None:
+    """Move the wall clock forward so the current minute has ``left`` seconds left.
+
+    The limiter's windows stay real minutes of ``time.time()``; only where the
+    test starts in one changes, so the boundary it waits for is seconds away.
+    """
+    real = time.time
+    offset = (60 - real() % 60 - left) % 60
+    monkeypatch.setattr(time, "time", lambda: real() + offset)
+
+
+def test_limits_reset_at_the_next_window(
+    limited_api: Limited, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one test that waits for a minute boundary (its clock moved to just before one)."""
     admin = auth(tokens["admin"])
     with limited_api() as client:
+        near_the_window_end(monkeypatch, MARGIN + 1)
         fresh_window()
         spend(client, [("GET", "/api/tasks", {"headers": admin})] * TASKS, TASKS)
         spend(client, [("GET", "/api/system/stats", {"headers": admin})] * SYSTEM, SYSTEM)
