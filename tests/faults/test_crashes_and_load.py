@@ -44,7 +44,7 @@ def test_api_killed_between_row_and_schedule(
     eventually(
         lambda: describe_schedule(fault_stack.temporal_address, suspect) is None,
         timeout=30,
-        interval=1,
+        interval=0.25,
     )
     # The API that stayed up works on: the same name can be created now.
     task = fault_admin.create_task(name=name)

@@ -69,15 +69,6 @@ def test_a_fire_while_temporal_is_down_past_the_catch_up_window_is_missed(
     try:
         ledger = eventually(outcome_at_boundary, timeout=150, interval=2)
         assert ledger["summary"]["missed"] >= 1
-        # Temporal fires again after the restart, and those fires ran.
-        eventually(
-            lambda: any(
-                f["outcome"] == "ran" and _at(f["at"]) > boundary
-                for f in admin.get(f"/api/tasks/{task['id']}/fires").json()["data"]["fires"]
-            ),
-            timeout=90,
-            interval=2,
-        )
         stats = admin.get(f"/api/tasks/{task['id']}/stats").json()["data"]
         assert stats["runs_missed_7d"] >= 1
         eventually(lambda: _missed_total(stack) >= missed_before + 1, timeout=60, interval=2)
