@@ -265,6 +265,7 @@ class Settings:
     schedule_catchup_window_seconds: int = setting(
         "SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS", 60, minimum=10
     )
+    backfill_max_fires: int = setting("SCHEDULER_BACKFILL_MAX_FIRES", 1000, minimum=1)
     retry_initial_interval_seconds: float = setting(
         "SCHEDULER_RETRY_INITIAL_INTERVAL_SECONDS", 1.0, minimum=0.1
     )

@@ -33,7 +33,7 @@ from workflows.schedules import ScheduleManager
 
 log = logging.getLogger(__name__)
 
-_SCHEDULE_ID = re.compile(r"^task-(\d+)$")
+_SCHEDULE_ID = re.compile(r"^task-(\d+)(-dst)?$")
 
 CLOSED_REASONS = {
     WorkflowExecutionStatus.TERMINATED: (RunStatus.FAILED, "workflow terminated in Temporal"),
@@ -155,9 +155,14 @@ class Reconciler:
     async def sync_schedules(self) -> None:
         """Make Temporal's schedules match the task table."""
         listed: dict[int, ScheduleListState] = {}
+        companions: set[int] = set()
         async for schedule in await self._client.list_schedules():
             match = _SCHEDULE_ID.match(schedule.id)
-            if match and schedule.schedule is not None:
+            if match and match.group(2):
+                # A companion follows its task's schedule (ScheduleManager); only an
+                # orphaned one is the reconciler's business.
+                companions.add(int(match.group(1)))
+            elif match and schedule.schedule is not None:
                 listed[int(match.group(1))] = schedule.schedule.state
         settled_before = datetime.now(UTC) - self._settle
         async with self._sessions() as session:
@@ -177,7 +182,7 @@ class Reconciler:
             elif state.paused == spec.active:
                 log.warning("schedule of task %s has the wrong paused flag; fixing it", task.id)
                 await self._schedules.set_paused(spec)
-        orphans = {task_id for task_id in listed if task_id not in known}
+        orphans = {task_id for task_id in listed.keys() | companions if task_id not in known}
         for task_id in orphans & self._orphan_candidates:
             async with self._sessions() as session:
                 if await tasks.get_task(session, task_id) is not None:

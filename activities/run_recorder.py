@@ -10,8 +10,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.run_log import log_transition
 from domain import failures
+from domain.schedule_policy import OverlapPolicy
 from domain.statuses import RunStatus
 from persistence import runs
+from persistence.replaced_runs import REPLACING, settle_replaced
 from settings import Settings
 from workflows.payloads import (
     BeginRun,
@@ -67,6 +69,18 @@ class RunRecorder(RunMirror):
                 raise ApplicationError(
                     f"{missing} no longer exists", type=failures.TASK_NOT_FOUND, non_retryable=True
                 )
+            if run.created_now and run.overlap_policy in REPLACING:
+                replaced = await settle_replaced(
+                    session,
+                    run.task_id,
+                    run.id,
+                    start.scheduled_at,
+                    OverlapPolicy(run.overlap_policy),
+                )
+                if replaced is not None:
+                    activity.logger.info(
+                        "run %s replaced run %s (%s)", run.id, replaced, run.overlap_policy
+                    )
             definition = run.definition
             if run.dispatched_now:
                 log_transition(run.task_id, run.id, RunStatus.PENDING)

@@ -31,6 +31,7 @@ from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
 from api.openapi.document import ApiDocument
 from api.pipeline import around_every_request
+from api.schedules.controller import ScheduleController
 from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
@@ -42,6 +43,7 @@ from api.tasks.controller import TaskController, TaskRunController
 from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
 from api.tasks.service import TaskService
+from api.tasks.views import TaskViews
 from api.tasks.web_ui import WebUi
 from api.workers.controller import WorkerController
 from api.workers.reads import WorkerReader
@@ -104,11 +106,13 @@ def create_app(settings: Settings) -> Litestar:
             run_retention_days=settings.run_retention_days,
         )
         app.state.fire_ledger = fire_ledger
+        app.state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
         app.state.task_reader = TaskReader(
             reads,
             schedules,
             WebUi(settings.temporal_ui_url, settings.temporal_namespace),
             fire_ledger,
+            app.state.task_views,
         )
         app.state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
         collector = SchedulerCollector()
@@ -142,6 +146,7 @@ def create_app(settings: Settings) -> Litestar:
             AuthController,
             ApiKeyController,
             TaskController,
+            ScheduleController,
             TaskRunController,
             WorkerController,
             codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
@@ -156,6 +161,7 @@ def create_app(settings: Settings) -> Litestar:
             "task_service": _state_provider("task_service"),
             "task_reader": _state_provider("task_reader"),
             "fire_ledger": _state_provider("fire_ledger"),
+            "task_views": _state_provider("task_views"),
             "worker_reader": _state_provider("worker_reader"),
             "health_probe": _state_provider("health_probe"),
             "system_reader": _state_provider("system_reader"),

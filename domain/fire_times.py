@@ -31,6 +31,9 @@ from zoneinfo import ZoneInfo
 from domain.cron_fields import FIRST_YEAR, LAST_YEAR, CronFields, parse_fields
 from domain.temporal_calendar import calendar_times, local_of
 
+_EPOCH = datetime(1970, 1, 1)
+_DAY = 86400
+
 
 class DstPolicy(StrEnum):
     CRON = "cron"
@@ -82,7 +85,7 @@ def fire_times(
     found = (
         _strict_times(fields, zone, start)
         if dst_policy is DstPolicy.STRICT
-        else _cron_times(fields, zone, start)
+        else _cron_times(fields, zone, start, end)
     )
     bounded = found if end is None else takewhile(lambda fire: fire.at.timestamp() <= end, found)
     return list(islice(bounded, count))
@@ -93,24 +96,49 @@ def _strict_times(fields: CronFields, zone: ZoneInfo, after: int) -> Iterator[Fi
         yield FireTime(datetime.fromtimestamp(instant, UTC), _strict_note(fields, zone, instant))
 
 
-def _cron_times(fields: CronFields, zone: ZoneInfo, after: int) -> Iterator[FireTime]:
-    first_day = max(local_of(after, zone).date() - timedelta(days=1), date(FIRST_YEAR, 1, 1))
-    day = first_day
-    while day.year <= LAST_YEAR:
-        for fire in _cron_times_of_day(fields, zone, day):
+def _cron_times(
+    fields: CronFields, zone: ZoneInfo, after: int, until: int | None
+) -> Iterator[FireTime]:
+    day = max(local_of(after, zone).date() - timedelta(days=1), date(FIRST_YEAR, 1, 1))
+    last_day = date(LAST_YEAR, 12, 31)
+    if until is not None:
+        last_day = min(last_day, local_of(until, zone).date() + timedelta(days=1))
+    while day <= last_day:
+        for fire in _cron_times_of_day(fields, zone, day, after, until):
             if fire.at.timestamp() > after:
                 yield fire
         day += timedelta(days=1)
 
 
-def _cron_times_of_day(fields: CronFields, zone: ZoneInfo, day: date) -> list[FireTime]:
-    """The fires of one local date under Vixie cron's rules, ascending."""
+def _offset(instant: int, zone: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(instant, zone).utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+def _cron_times_of_day(
+    fields: CronFields, zone: ZoneInfo, day: date, after: int, until: int | None
+) -> list[FireTime]:
+    """The fires of one local date under Vixie cron's rules, ascending.
+
+    It may include fires outside ``(after, until]`` but skips the zone
+    lookups of wall times that surely are.
+    """
     weekday = (day.weekday() + 1) % 7
     if not fields.matches_day(day.month, day.day, weekday):
         return []
     fires: dict[int, FireTime] = {}
+    midnight = int((datetime(day.year, day.month, day.day) - _EPOCH).total_seconds())
+    # A date holds at most one offset change: the offsets two days either side
+    # bound the instants of its wall times.
+    offsets = [_offset(midnight + shift, zone) for shift in (-2 * _DAY, 0, 2 * _DAY)]
+    lowest, highest = min(offsets), max(offsets)
     for hour in sorted(fields.hours):
         for minute in sorted(fields.minutes):
+            as_if_utc = midnight + hour * 3600 + minute * 60
+            if as_if_utc - lowest <= after:
+                continue
+            if until is not None and as_if_utc - highest > until:
+                break
             wall = datetime(day.year, day.month, day.day, hour, minute)
             for instant, note in _instants_of(fields, zone, wall):
                 fires.setdefault(instant, FireTime(datetime.fromtimestamp(instant, UTC), note))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from domain.schedule_policy import DstPolicy, OverlapPolicy
 from domain.statuses import TaskStatus
 
 
@@ -28,6 +29,11 @@ class TaskDefinition:
     status: TaskStatus
     timezone: str | None
     dependency_timeout_seconds: int | None
+    overlap_policy: str = OverlapPolicy.SKIP.value
+    catchup_window_seconds: int | None = None
+    """None: the deployment's default (``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``)."""
+    jitter_seconds: int = 0
+    dst_policy: str = DstPolicy.CRON.value
 
     def own_fields(self) -> dict[str, Any]:
         """Every field but ``dependencies``, which are edges to other tasks, not a value
@@ -93,3 +99,8 @@ class ScheduledTask:
     schedule: str
     timezone: str | None
     active: bool
+    overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
+    catchup_window_seconds: int | None = None
+    """None: the deployment's default (``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``)."""
+    jitter_seconds: int = 0
+    dst_policy: DstPolicy = DstPolicy.CRON

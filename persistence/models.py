@@ -47,6 +47,13 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Server defaults only: an insert that names none of these (an older
+    # writer, a test on an older schema) leaves them to the database.
+    overlap_policy: Mapped[str] = mapped_column(String(16), server_default="skip")
+    catchup_window_seconds: Mapped[int | None] = mapped_column(Integer)
+    """Null: the deployment's default, ``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``."""
+    jitter_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    dst_policy: Mapped[str] = mapped_column(String(8), server_default="cron")
 
 
 class TaskDependency(Base):

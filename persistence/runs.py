@@ -109,6 +109,10 @@ class RunStart:
     dispatched_at: datetime | None
     dispatched_now: bool = False
     """This call moved the run from ``Pending`` to ``Dispatched``."""
+    created_now: bool = False
+    """This call created the row (a schedule fire's first begin)."""
+    overlap_policy: str = "skip"
+    """The task's overlap policy when the row was created (schedule fires only)."""
 
     @property
     def definition(self) -> RunDefinition:
@@ -159,7 +163,12 @@ async def begin_scheduled_run(
         await session.execute(insert_unless_present(session, _RUNS, values).returning(*_START))
     ).one_or_none()
     if created is not None:
-        return replace(RunStart(*created), dispatched_now=dispatch)
+        return replace(
+            RunStart(*created),
+            dispatched_now=dispatch,
+            created_now=True,
+            overlap_policy=task.overlap_policy,
+        )
     # An earlier call for this fire created the row (its result was lost).
     existing = (
         await session.execute(select(*_START).where(_RUNS.c.workflow_id == workflow_id))

@@ -39,6 +39,10 @@ class TaskRow:
     status: str
     created_at: datetime
     updated_at: datetime
+    overlap_policy: str
+    catchup_window_seconds: int | None
+    jitter_seconds: int
+    dst_policy: str
 
 
 TASK_FIELDS = tuple(field.name for field in fields(TaskRow))

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from domain.schedule_policy import DstPolicy, OverlapPolicy
 from domain.tasks import OWN_FIELDS, ScheduledTask, TaskDefinition
 from persistence.models import Task, TaskDependency
 
@@ -197,6 +198,10 @@ def schedule_spec(task: Task) -> ScheduledTask:
         schedule=task.schedule,
         timezone=task.timezone,
         active=task.status == "Active",
+        overlap_policy=OverlapPolicy(task.overlap_policy),
+        catchup_window_seconds=task.catchup_window_seconds,
+        jitter_seconds=task.jitter_seconds,
+        dst_policy=DstPolicy(task.dst_policy),
     )
 
 

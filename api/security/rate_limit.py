@@ -1,7 +1,8 @@
 """Rate limits of the contract, enforced per class of endpoint.
 
 - ``auth``  (``/api/auth/...``): per client IP;
-- ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/workers``): per user or API key;
+- ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/schedules``, ``/api/workers``): per
+  user or API key;
 - ``system`` (``/api/system/...``): per user or API key.
 
 The class comes from the route the request matches (its path template, as the
@@ -54,7 +55,7 @@ def limit_class(template: str) -> str | None:
         return None
     if first[1] == "auth":
         return "auth"
-    if first[1] in {"tasks", "task-runs", "workers"}:
+    if first[1] in {"tasks", "task-runs", "schedules", "workers"}:
         return "tasks"
     if first[1] == "system":
         return "system"

@@ -17,6 +17,7 @@ from api.envelope import Envelope, ok
 from api.openapi.responses import error_responses
 from api.openapi.security import AUTHENTICATED
 from api.pagination import Page, PageNumber, PageRequest, PageSize
+from api.schedules.schemas import BackfillIn, BackfillOut, TaskScheduleOut
 from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import (
@@ -36,7 +37,7 @@ from api.tasks.schemas import (
     TriggerOut,
 )
 from api.tasks.service import TaskService
-from api.tasks.views import task_out
+from api.tasks.views import TaskViews
 from domain.statuses import RunTriggerName, TaskStatus
 
 # Ids beyond the columns' range name nothing: they are refused as input (422
@@ -79,10 +80,14 @@ class TaskController(Controller):
         summary="Create a scheduled task",
     )
     async def create_task(
-        self, data: TaskWrite, principal: Principal, task_service: TaskService
+        self,
+        data: TaskWrite,
+        principal: Principal,
+        task_service: TaskService,
+        task_views: TaskViews,
     ) -> Envelope[TaskOut]:
         task, deps = await task_service.create(data, principal.name)
-        return ok(task_out(task, deps))
+        return ok(task_views.task(task, deps))
 
     @post(
         "/pause",
@@ -142,10 +147,15 @@ class TaskController(Controller):
         summary="Replace a task's definition",
     )
     async def replace_task(
-        self, task_id: TaskIdParam, data: TaskWrite, principal: Principal, task_service: TaskService
+        self,
+        task_id: TaskIdParam,
+        data: TaskWrite,
+        principal: Principal,
+        task_service: TaskService,
+        task_views: TaskViews,
     ) -> Envelope[TaskOut]:
         task, deps = await task_service.replace(task_id, data, principal.name)
-        return ok(task_out(task, deps))
+        return ok(task_views.task(task, deps))
 
     @patch(
         "/{task_id:int}",
@@ -156,10 +166,15 @@ class TaskController(Controller):
         summary="Change some fields of a task",
     )
     async def patch_task(
-        self, task_id: TaskIdParam, data: TaskPatch, principal: Principal, task_service: TaskService
+        self,
+        task_id: TaskIdParam,
+        data: TaskPatch,
+        principal: Principal,
+        task_service: TaskService,
+        task_views: TaskViews,
     ) -> Envelope[TaskOut]:
         task, deps = await task_service.patch(task_id, data, principal.name)
-        return ok(task_out(task, deps))
+        return ok(task_views.task(task, deps))
 
     @delete(
         "/{task_id:int}",
@@ -204,6 +219,39 @@ class TaskController(Controller):
         return Response(
             ok(TriggerOut(task_run_id=triggered.task_run_id, message=TRIGGERED)), status_code=201
         )
+
+    @get(
+        "/{task_id:int}/schedule",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="A task's next fire times, as Temporal will fire them (DST policy applied)",
+    )
+    async def task_schedule(
+        self,
+        task_id: TaskIdParam,
+        task_reader: TaskReader,
+        count: Annotated[int, Parameter(ge=1, le=100)] = 10,
+    ) -> Envelope[TaskScheduleOut]:
+        return ok(await task_reader.schedule(task_id, count))
+
+    @post(
+        "/{task_id:int}/backfill",
+        guards=WRITE,
+        status_code=202,
+        dto=StrictBody[BackfillIn],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 404, 422, 503),
+        summary="Run the task's past fire times of a range (each once)",
+    )
+    async def backfill_task(
+        self,
+        task_id: TaskIdParam,
+        data: BackfillIn,
+        principal: Principal,
+        task_service: TaskService,
+    ) -> Envelope[BackfillOut]:
+        fires, start, end = await task_service.backfill(task_id, data, principal.name)
+        return ok(BackfillOut(fires=fires, start=start, end=end))
 
     @get(
         "/{task_id:int}/runs",

@@ -11,10 +11,13 @@ from temporalio.service import RPCError
 
 from api.errors import run_not_found, task_not_found
 from api.pagination import Page, PageRequest, page_of
+from api.schedules.preview import next_runs
+from api.schedules.schemas import TaskScheduleOut
 from api.tasks.fires import FireLedgerReader
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
-from api.tasks.views import run_out, stats_out, task_detail, task_out
+from api.tasks.views import TaskViews, run_out, stats_out
 from api.tasks.web_ui import WebUi
+from domain.fire_times import DstPolicy
 from persistence import run_stats, runs, status_history, tasks
 from persistence.task_detail import TaskDetailQuery
 from workflows.schedules import ScheduleManager
@@ -36,11 +39,13 @@ class TaskReader:
         schedules: ScheduleManager,
         ui: WebUi,
         ledger: FireLedgerReader,
+        views: TaskViews,
     ) -> None:
         self._sessions = sessions
         self._ledger = ledger
         self._schedules = schedules
         self._ui = ui
+        self._views = views
         self._detail = TaskDetailQuery(RECENT_RUNS)
 
     async def list(
@@ -56,7 +61,7 @@ class TaskReader:
                 limit=page.page_size,
             )
             deps = await tasks.dependencies_of(session, [task.id for task in rows])
-        return page_of([task_out(task, deps[task.id]) for task in rows], total, page)
+        return page_of([self._views.task(task, deps[task.id]) for task in rows], total, page)
 
     async def detail(self, task_id: int) -> TaskDetail:
         async with self._sessions() as session:
@@ -64,7 +69,7 @@ class TaskReader:
             if record is None:
                 raise task_not_found(task_id)
             history = await status_history.newest(session, task_id, STATUS_HISTORY)
-        return task_detail(record, self._ui, history)
+        return self._views.detail(record, self._ui, history)
 
     async def runs(
         self, task_id: int, page: PageRequest, status: str | None, trigger: str | None = None
@@ -96,6 +101,21 @@ class TaskReader:
         except (TimeoutError, RPCError, RuntimeError) as exc:
             log.warning("could not read skipped runs of task %s from Temporal: %s", task_id, exc)
             return None
+
+    async def schedule(self, task_id: int, count: int) -> TaskScheduleOut:
+        """The task's next ``count`` fires, as Temporal will make them."""
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id)
+        if task is None:
+            raise task_not_found(task_id)
+        policy = DstPolicy(task.dst_policy)
+        return TaskScheduleOut(
+            schedule=task.schedule,
+            timezone=task.timezone,
+            dst_policy=policy,
+            paused=task.status != "Active",
+            next_runs=next_runs(task.schedule, task.timezone, policy, datetime.now(UTC), count),
+        )
 
     async def run(self, run_id: int) -> RunOut:
         async with self._sessions() as session:

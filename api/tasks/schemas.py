@@ -48,6 +48,11 @@ PARAMETERS_BY_TYPE: dict[str, Any] = {
 }
 """What ``TaskWrite`` and ``TaskPatch`` add to their schema: which parameters a task type takes
 (a patch without ``task_type`` is checked against the task's own)."""
+OverlapPolicyName = Literal[
+    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
+]
+DstPolicyName = Literal["cron", "strict"]
+Jitter = Annotated[int, msgspec.Meta(ge=0, le=3600)]
 RunStatusName = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]
 
 
@@ -64,6 +69,11 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     status: TaskStatus = "Active"
     timezone: TimeZone | None = None
     dependency_timeout_seconds: DependencyTimeout | None = None
+    overlap_policy: OverlapPolicyName = "skip"
+    catchup_window_seconds: int | None = None
+    """Null: the deployment's default. Bounds are checked by the service (Temporal's floor)."""
+    jitter_seconds: Jitter = 0
+    dst_policy: DstPolicyName = "cron"
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,6 +89,10 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
     status: TaskStatus | UnsetType = UNSET
     timezone: TimeZone | UnsetType | None = UNSET
     dependency_timeout_seconds: DependencyTimeout | UnsetType | None = UNSET
+    overlap_policy: OverlapPolicyName | UnsetType = UNSET
+    catchup_window_seconds: int | UnsetType | None = UNSET
+    jitter_seconds: Jitter | UnsetType = UNSET
+    dst_policy: DstPolicyName | UnsetType = UNSET
 
 
 class TaskOut(msgspec.Struct):
@@ -95,6 +109,12 @@ class TaskOut(msgspec.Struct):
     updated_at: UtcDateTime
     timezone: str | None
     dependency_timeout_seconds: int | None
+    overlap_policy: str
+    catchup_window_seconds: int
+    jitter_seconds: int
+    dst_policy: str
+    next_run_at: UtcDateTime | None
+    """The next fire time (DST policy applied, jitter not); null while Inactive."""
 
 
 class RunOut(msgspec.Struct):
@@ -171,6 +191,12 @@ class TaskDetail(msgspec.Struct):
     updated_at: UtcDateTime
     timezone: str | None
     dependency_timeout_seconds: int | None
+    overlap_policy: str
+    catchup_window_seconds: int
+    jitter_seconds: int
+    dst_policy: str
+    next_run_at: UtcDateTime | None
+    """The next fire time (DST policy applied, jitter not); null while Inactive."""
     recent_runs: list[RunOut]
     execution_stats: ExecutionStats
     status_history: list[StatusChangeOut]

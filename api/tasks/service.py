@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -24,12 +24,19 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
+from api.schedules.rules import check_aware, check_schedule, check_timezone, invalid_schedule
+from api.schedules.schemas import BackfillIn
 from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelector, TaskWrite
-from domain.cron import CronError, to_temporal_cron
+from domain.fire_times import fire_times
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
+from domain.schedule_policy import (
+    MAX_CATCHUP_WINDOW_SECONDS,
+    MIN_CATCHUP_WINDOW_SECONDS,
+    OverlapPolicy,
+)
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
-from persistence import idempotency, runs, status_history, tasks
+from persistence import backfills, idempotency, runs, status_history, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
@@ -38,12 +45,6 @@ from workflows.schedules import ScheduleManager, manual_workflow_id
 from workflows.task_run import TaskRunWorkflow
 
 log = logging.getLogger(__name__)
-
-
-def _invalid_schedule(message: str) -> ApiError:
-    return ApiError(
-        422, ErrorCode.INVALID_SCHEDULE, f"Invalid schedule: {message}", {"field": "schedule"}
-    )
 
 
 class TaskService:
@@ -74,17 +75,17 @@ class TaskService:
                 f"supported: {', '.join(SUPPORTED_TASK_TYPES)}",
                 {"field": "task_type", "supported": list(SUPPORTED_TASK_TYPES)},
             )
-        try:
-            to_temporal_cron(body.schedule)
-        except CronError as exc:
-            raise _invalid_schedule(str(exc)) from exc
-        if body.timezone is not None:
-            try:
-                ZoneInfo(body.timezone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise validation_error(
-                    "timezone", f"{body.timezone!r} is not an IANA time zone"
-                ) from exc
+        check_schedule(body.schedule)
+        check_timezone(body.timezone)
+        window = body.catchup_window_seconds
+        if window is not None and not (
+            MIN_CATCHUP_WINDOW_SECONDS <= window <= MAX_CATCHUP_WINDOW_SECONDS
+        ):
+            raise validation_error(
+                "catchup_window_seconds",
+                f"must be between {MIN_CATCHUP_WINDOW_SECONDS} (Temporal's minimum catch-up "
+                f"window) and {MAX_CATCHUP_WINDOW_SECONDS} seconds, got {window}",
+            )
         try:
             parameters = validate_parameters(
                 body.task_type, body.parameters, self._settings.parameter_rules
@@ -152,7 +153,7 @@ class TaskService:
             await action()
         except RPCError as err:
             if err.status == RPCStatusCode.INVALID_ARGUMENT:
-                raise _invalid_schedule(f"Temporal refused it: {err.message}") from err
+                raise invalid_schedule(f"Temporal refused it: {err.message}") from err
             raise
 
     async def _commit_or_undo(
@@ -407,6 +408,54 @@ class TaskService:
             await runs.delete_run(session, run_id)
             await session.commit()
             raise
+
+    async def backfill(
+        self, task_id: int, body: BackfillIn, requested_by: str
+    ) -> tuple[int, datetime, datetime]:
+        """Run the task's fires of ``[start, end]`` now; the number of fires, and the range.
+
+        The backfill is recorded (and committed) before Temporal is asked, so
+        every run it starts finds the record when it begins and is marked
+        ``backfill``. A fire that already has a run is not run again: its
+        workflow id is the fire's, and the run row is keyed by it.
+        """
+        check_aware("start", body.start)
+        check_aware("end", body.end)
+        start, end = body.start.astimezone(UTC), body.end.astimezone(UTC)
+        if start >= end:
+            raise validation_error("end", "must be later than start")
+        if end > datetime.now(UTC):
+            raise validation_error("end", "must not be in the future: a backfill runs past fires")
+        limit = self._settings.backfill_max_fires
+        async with self._sessions() as session:
+            task = await tasks.get_task(session, task_id)
+            if task is None:
+                raise task_not_found(task_id)
+            spec = tasks.schedule_spec(task)
+            # Temporal includes both ends of the range.
+            before_start = datetime.fromtimestamp(math.ceil(start.timestamp()) - 1, UTC)
+            fires = fire_times(
+                spec.schedule,
+                spec.timezone,
+                spec.dst_policy,
+                after=before_start,
+                until=end,
+                count=limit + 1,
+            )
+            if len(fires) > limit:
+                raise ApiError(
+                    422,
+                    ErrorCode.VALIDATION_ERROR,
+                    f"end: the range holds more than {limit} fire times "
+                    "(SCHEDULER_BACKFILL_MAX_FIRES); backfill a shorter range",
+                    {"field": "end", "max_fires": limit},
+                )
+            await backfills.record_backfill(session, task_id, start, end, requested_by)
+            await session.commit()
+        overlap = OverlapPolicy(body.overlap_policy or OverlapPolicy.BUFFER_ALL)
+        if fires:
+            await self._schedules.backfill(spec, start, end, overlap)
+        return len(fires), start, end
 
     async def cancel_run(self, run_id: int, requested_by: str) -> TaskRun:
         """Ask the run's workflow to stop; the run ends ``Failed`` once its work is killed."""

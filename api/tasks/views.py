@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from api.tasks.schemas import (
     ExecutionStats,
     RunOut,
@@ -11,6 +14,7 @@ from api.tasks.schemas import (
     TaskStatsOut,
 )
 from api.tasks.web_ui import WebUi
+from domain.fire_times import DstPolicy, fire_times
 from domain.tasks import OWN_FIELDS
 from persistence.models import Task, TaskRun
 from persistence.run_stats import TaskStats
@@ -19,14 +23,45 @@ from persistence.status_history import StatusChange
 from persistence.task_detail import TaskDetailRecord, TaskRow
 
 
-def task_out(task: Task | TaskRow, dependencies: list[int]) -> TaskOut:
-    """The task's view: its id, its definition and its timestamps."""
+def next_run_at(task: Task | TaskRow, now: datetime) -> datetime | None:
+    """The task's next fire time after ``now``; None while it is Inactive (or fires no more)."""
+    if task.status != "Active":
+        return None
+    upcoming = fire_times(
+        task.schedule, task.timezone, DstPolicy(task.dst_policy), after=now, count=1
+    )
+    return upcoming[0].at if upcoming else None
+
+
+@dataclass(frozen=True)
+class TaskViews:
+    """Task bodies as the API shows them, with the deployment's defaults filled in."""
+
+    default_catchup_window_seconds: int
+
+    def task(self, task: Task | TaskRow, dependencies: list[int]) -> TaskOut:
+        return task_out(task, dependencies, self.default_catchup_window_seconds)
+
+    def detail(
+        self, record: TaskDetailRecord, ui: WebUi, history: list[StatusChange]
+    ) -> TaskDetail:
+        return task_detail(record, ui, history, self.default_catchup_window_seconds)
+
+
+def task_out(
+    task: Task | TaskRow, dependencies: list[int], default_catchup_window_seconds: int
+) -> TaskOut:
+    """The task's view: its id, its definition (defaults filled in), timestamps, next fire."""
+    own = {name: getattr(task, name) for name in OWN_FIELDS}
+    if own["catchup_window_seconds"] is None:
+        own["catchup_window_seconds"] = default_catchup_window_seconds
     return TaskOut(
         id=task.id,
-        **{name: getattr(task, name) for name in OWN_FIELDS},
+        **own,
         dependencies=dependencies,
         created_at=task.created_at,
         updated_at=task.updated_at,
+        next_run_at=next_run_at(task, datetime.now(UTC)),
     )
 
 
@@ -80,8 +115,13 @@ def status_change_out(change: StatusChange) -> StatusChangeOut:
     )
 
 
-def task_detail(record: TaskDetailRecord, ui: WebUi, history: list[StatusChange]) -> TaskDetail:
-    base = task_out(record.task, record.dependencies)
+def task_detail(
+    record: TaskDetailRecord,
+    ui: WebUi,
+    history: list[StatusChange],
+    default_catchup_window_seconds: int,
+) -> TaskDetail:
+    base = task_out(record.task, record.dependencies, default_catchup_window_seconds)
     stats = record.stats
     return TaskDetail(
         **{field: getattr(base, field) for field in TaskOut.__struct_fields__},

@@ -1,0 +1,221 @@
+"""What the schedule policy does to real runs: backfill, the overlap policies, jitter.
+
+Fires are made with Temporal's own fast paths (backfill, ``ScheduleHandle.trigger``)
+wherever the behaviour allows it; only jitter needs a real minute boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from tests.conftest import Stack
+from tests.helpers import Api, eventually, unique
+
+NEVER = "0 0 1 1 *"
+FINAL = {"Completed", "Failed", "Timeout"}
+
+
+def parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def runs_of(api: Api, task_id: int, **params: Any) -> list[dict[str, Any]]:
+    response = api.get(f"/api/tasks/{task_id}/runs", params={"page_size": 100, **params})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["data"]["items"]
+    return items
+
+
+def closed_executions(stack: Stack, task_id: int) -> int:
+    async def count() -> int:
+        client = await Client.connect(
+            stack.temporal_address, namespace=stack.env.get("TEMPORAL_NAMESPACE", "default")
+        )
+        query = f"TaskId = {task_id} AND ExecutionStatus != 'Running'"
+        return len([wf async for wf in client.list_workflows(query)])
+
+    return asyncio.run(count())
+
+
+def trigger_schedule(stack: Stack, task_id: int) -> None:
+    """One fire now, through the schedule (its overlap policy applies)."""
+
+    async def fire() -> None:
+        client = await Client.connect(
+            stack.temporal_address, namespace=stack.env.get("TEMPORAL_NAMESPACE", "default")
+        )
+        await client.get_schedule_handle(f"task-{task_id}").trigger()
+
+    asyncio.run(fire())
+    # A fire's workflow id carries its time to the second: the next trigger must not share it.
+    time.sleep(1.1)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "policy", "start", "end"),
+    [
+        ("30 1 * * *", "cron", "2026-10-31T00:00:00Z", "2026-11-02T12:00:00Z"),
+        ("30 1 * * *", "strict", "2026-10-31T00:00:00Z", "2026-11-02T12:00:00Z"),
+        ("30 2 * * *", "cron", "2026-03-07T00:00:00Z", "2026-03-09T12:00:00Z"),
+    ],
+)
+def test_backfill_over_a_past_change_runs_the_previewed_fires_once(
+    stack: Stack, admin: Api, schedule: str, policy: str, start: str, end: str
+) -> None:
+    task = admin.create_task(
+        name=unique("backfill"),
+        schedule=schedule,
+        timezone="America/New_York",
+        dst_policy=policy,
+        status="Inactive",
+        parameters={"command": "true"},
+    )
+    preview = admin.post(
+        "/api/schedules/preview",
+        json={
+            "schedule": schedule,
+            "timezone": "America/New_York",
+            "dst_policy": policy,
+            "after": (parse(start) - timedelta(seconds=1)).isoformat(),
+            "count": 100,
+        },
+    ).json()["data"]["next_runs"]
+    expected = sorted(run["at"] for run in preview if parse(run["at"]) <= parse(end))
+    assert len(expected) == (4 if policy == "strict" else 3)
+
+    path = f"/api/tasks/{task['id']}/backfill"
+    answer = admin.post(path, json={"start": start, "end": end})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["data"]["fires"] == len(expected)
+
+    def all_ran() -> list[dict[str, Any]] | None:
+        found = runs_of(admin, task["id"], trigger="backfill")
+        done = len(found) == len(expected) and all(run["status"] in FINAL for run in found)
+        return found if done else None
+
+    ran = eventually(all_ran, timeout=90)
+    assert sorted(run["scheduled_at"] for run in ran) == expected
+    assert {run["status"] for run in ran} == {"Completed"}
+    assert {run["triggered_by"] for run in ran} == {"admin"}
+
+    again = admin.post(path, json={"start": start, "end": end})
+    assert again.status_code == 202, again.text
+    # Temporal starts every fire again (a closed fire's id may be reused) and each
+    # start finds its run already finished: wait until all of them have closed.
+    eventually(lambda: closed_executions(stack, task["id"]) >= 2 * len(expected) or None, 60)
+    after = runs_of(admin, task["id"])
+    assert sorted(run["id"] for run in after) == sorted(run["id"] for run in ran)
+
+
+def _wait_status(api: Api, run_id_of: Any, statuses: set[str], timeout: float = 60) -> Any:
+    def check() -> Any:
+        run = run_id_of()
+        return run if run is not None and run["status"] in statuses else None
+
+    return eventually(check, timeout=timeout)
+
+
+def _nth_run(api: Api, task_id: int, index: int) -> Any:
+    def pick() -> dict[str, Any] | None:
+        found = sorted(runs_of(api, task_id), key=lambda run: run["scheduled_at"])
+        return found[index] if len(found) > index else None
+
+    return pick
+
+
+@pytest.mark.parametrize(
+    ("policy", "fires", "runs"),
+    [
+        ("skip", 2, 1),
+        ("buffer_one", 3, 2),
+        ("buffer_all", 3, 3),
+        ("allow_all", 2, 2),
+        ("cancel_other", 2, 2),
+        ("terminate_other", 2, 2),
+    ],
+)
+def test_each_overlap_policy_is_observed(
+    stack: Stack, admin: Api, policy: str, fires: int, runs: int
+) -> None:
+    task = admin.create_task(
+        name=unique(f"overlap-{policy}"),
+        schedule=NEVER,
+        overlap_policy=policy,
+        parameters={"command": "sleep 4"},
+    )
+    task_id = task["id"]
+    trigger_schedule(stack, task_id)
+    first = _wait_status(admin, _nth_run(admin, task_id, 0), {"Running"})
+    for _ in range(fires - 1):
+        trigger_schedule(stack, task_id)
+
+    def settled() -> list[dict[str, Any]] | None:
+        found = sorted(runs_of(admin, task_id), key=lambda run: run["scheduled_at"])
+        return found if len(found) == runs and all(r["status"] in FINAL for r in found) else None
+
+    ended = eventually(settled, timeout=90)
+    assert ended[0]["id"] == first["id"]
+    if policy in ("cancel_other", "terminate_other"):
+        verb = "cancelled" if policy == "cancel_other" else "terminated"
+        assert ended[0]["status"] == "Failed"
+        assert ended[0]["error_message"].startswith(f"{verb} by overlap policy {policy}")
+        assert f"replaced by run {ended[1]['id']}" in ended[0]["error_message"]
+        assert ended[1]["status"] == "Completed"
+        return
+    assert {run["status"] for run in ended} == {"Completed"}
+    starts = [parse(run["started_at"]) for run in ended]
+    finishes = [parse(run["completed_at"]) for run in ended]
+    if policy == "allow_all":
+        assert starts[1] < finishes[0]  # side by side
+    else:
+        for previous_end, next_start in zip(finishes, starts[1:], strict=False):
+            assert next_start >= previous_end  # one after another
+    if policy == "skip":
+        described = asyncio.run(_describe(stack, task_id))
+        assert described >= fires - runs
+
+
+async def _describe(stack: Stack, task_id: int) -> int:
+    client = await Client.connect(
+        stack.temporal_address, namespace=stack.env.get("TEMPORAL_NAMESPACE", "default")
+    )
+    info = (await client.get_schedule_handle(f"task-{task_id}").describe()).info
+    return info.num_actions_skipped_overlap
+
+
+def test_jitter_spreads_started_at_and_keeps_scheduled_at(stack: Stack, admin: Api) -> None:
+    tasks = [
+        admin.create_task(
+            name=unique("jitter"),
+            schedule="* * * * *",
+            jitter_seconds=40,
+            parameters={"command": "true"},
+        )
+        for _ in range(3)
+    ]
+
+    def first_runs() -> list[dict[str, Any]] | None:
+        found = []
+        for task in tasks:
+            done = [run for run in runs_of(admin, task["id"]) if run["status"] == "Completed"]
+            if not done:
+                return None
+            found.append(min(done, key=lambda run: run["scheduled_at"]))
+        return found
+
+    ran = eventually(first_runs, timeout=150, interval=1.0)
+    for task in tasks:
+        admin.patch(f"/api/tasks/{task['id']}", json={"status": "Inactive"})
+    offsets = []
+    for run in ran:
+        scheduled = parse(run["scheduled_at"])
+        assert scheduled.second == 0 and scheduled.microsecond == 0  # the nominal minute
+        offsets.append((parse(run["started_at"]) - scheduled).total_seconds())
+    assert all(0 <= offset <= 45 for offset in offsets), offsets
+    assert max(offsets) - min(offsets) >= 1, offsets
