@@ -30,14 +30,14 @@ class Ledger:
 def ledger_policy(task: Task, default_catchup_seconds: int) -> LedgerPolicy:
     """The parts of the task's schedule policy the ledger's rule weighs."""
     return LedgerPolicy(
-        overlap_policy="skip",
-        catchup_window=timedelta(seconds=default_catchup_seconds),
-        jitter=timedelta(0),
+        overlap_policy=task.overlap_policy,
+        catchup_window=timedelta(seconds=task.catchup_window_seconds or default_catchup_seconds),
+        jitter=timedelta(seconds=task.jitter_seconds),
     )
 
 
 def dst_policy_of(task: Task) -> DstPolicy:
-    return DstPolicy.CRON
+    return DstPolicy(task.dst_policy)
 
 
 async def task_ledger(
