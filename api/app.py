@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.types import ControllerRouterHandler
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from api.auth.api_keys import ApiKeyService
 from api.auth.controller import ApiKeyController, AuthController
@@ -30,12 +32,12 @@ from api.observability.metrics import HttpMetrics, MetricsExporter
 from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
 from api.openapi.document import ApiDocument
-from api.pipeline import around_every_request
+from api.pipeline import Middleware, around_every_request
 from api.schedules.controller import ScheduleController
 from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
-from api.security.rate_limit_store import make_store
+from api.security.rate_limit_store import CounterStore, make_store
 from api.system.controller import SystemController, health, metrics
 from api.system.health import HealthProbe
 from api.system.stats import SystemReader
@@ -55,118 +57,46 @@ from workflows.client import connect
 from workflows.payload_codec import PayloadKeyRing, SigningCodec
 from workflows.schedules import schedule_manager
 
-log = logging.getLogger(__name__)
+ROUTES: list[ControllerRouterHandler] = [
+    health,
+    metrics,
+    SystemController,
+    AuthController,
+    ApiKeyController,
+    TaskController,
+    ScheduleController,
+    TaskRunController,
+    WorkerController,
+    codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
+    codec_decode,
+]
 
+SERVICES = (
+    "auth_service",
+    "api_key_service",
+    "task_service",
+    "task_reader",
+    "fire_ledger",
+    "task_views",
+    "worker_reader",
+    "health_probe",
+    "system_reader",
+    "metrics_exporter",
+)
+"""What the lifespan puts on ``app.state``; handlers receive each under its name."""
 
-def _state_provider(name: str) -> Provide:
-    """Inject the service the lifespan put on ``app.state`` under ``name``."""
-
-    def provide(state: State) -> Any:
-        return getattr(state, name)
-
-    return Provide(provide, sync_to_thread=False)
+Sessions = async_sessionmaker[AsyncSession]
 
 
 def create_app(settings: Settings) -> Litestar:
     """Build the API; connections are made in the lifespan, kept on ``app.state``."""
     registry = CollectorRegistry()  # this app's metrics only: no process-global registry
-    http_metrics = HttpMetrics(registry)
-    tokens = TokenService(
-        settings.jwt_secret,
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.access_token_ttl_seconds,
-        settings.refresh_token_ttl_seconds,
-    )
     rate_limit_store = make_store(settings.rate_limit_redis_url)
-    login_backoff = make_login_backoff(settings.rate_limit_redis_url)
     document = ApiDocument(docs_renderer())
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, settings.db_pool_size)
-        await wait_for_database(engine, settings.connect_retry_seconds)
-        await migrate(engine)
-        sessions = create_sessionmaker(engine)
-        # Every reader shares one read-only session factory (sessions are per call).
-        reads = create_sessionmaker(engine, read_only=True)
-        # Lazy: the API starts and answers (503 where Temporal is needed) even
-        # while Temporal is still coming up.
-        client = await connect(settings, lazy=True)
-        hasher = PasswordHasher()
-        await seed_default_users(sessions, hasher, settings)
-        schedules = schedule_manager(client, settings)
-        app.state.authenticator = Authenticator(tokens, sessions, reads)
-        app.state.auth_service = AuthService(sessions, tokens, hasher, login_backoff)
-        app.state.api_key_service = ApiKeyService(sessions)
-        app.state.task_service = TaskService(sessions, client, schedules, settings)
-        fire_ledger = FireLedgerReader(
-            create_sessionmaker(engine, read_only=True),
-            default_catchup_seconds=settings.schedule_catchup_window_seconds,
-            run_retention_days=settings.run_retention_days,
-        )
-        app.state.fire_ledger = fire_ledger
-        app.state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
-        app.state.task_reader = TaskReader(
-            reads,
-            schedules,
-            WebUi(settings.temporal_ui_url, settings.temporal_namespace),
-            fire_ledger,
-            app.state.task_views,
-        )
-        app.state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
-        collector = SchedulerCollector()
-        registry.register(collector)
-        app.state.health_probe = HealthProbe(reads, client)
-        app.state.system_reader = SystemReader(reads)
-        snapshots = DatabaseSnapshots(
-            create_sessionmaker(engine, read_only=True, one_snapshot=True),
-            RunTally(RUN_BOUNDS),
-            max_age_seconds=settings.metrics_refresh_seconds,
-            missed_fires=MissedFireTally(
-                settings.schedule_catchup_window_seconds,
-                check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),
-            ),
-        )
-        app.state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
-        try:
-            yield
-        finally:
-            await snapshots.close()
-            registry.unregister(collector)
-            await rate_limit_store.close()
-            await login_backoff.close()
-            await engine.dispose()
-
     app = Litestar(
-        route_handlers=[
-            health,
-            metrics,
-            SystemController,
-            AuthController,
-            ApiKeyController,
-            TaskController,
-            ScheduleController,
-            TaskRunController,
-            WorkerController,
-            codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
-            codec_decode,
-            docs_assets(),
-        ],
-        lifespan=[lifespan],
-        dependencies={
-            "principal": Provide(provide_principal, sync_to_thread=False),
-            "auth_service": _state_provider("auth_service"),
-            "api_key_service": _state_provider("api_key_service"),
-            "task_service": _state_provider("task_service"),
-            "task_reader": _state_provider("task_reader"),
-            "fire_ledger": _state_provider("fire_ledger"),
-            "task_views": _state_provider("task_views"),
-            "worker_reader": _state_provider("worker_reader"),
-            "health_probe": _state_provider("health_probe"),
-            "system_reader": _state_provider("system_reader"),
-            "metrics_exporter": _state_provider("metrics_exporter"),
-        },
+        route_handlers=[*ROUTES, docs_assets()],
+        lifespan=[_lifespan(settings, registry, rate_limit_store)],
+        dependencies=_dependencies(),
         exception_handlers={Exception: handle_exception},
         openapi_config=document.config,
         plugins=[document.structs],
@@ -179,14 +109,152 @@ def create_app(settings: Settings) -> Litestar:
     )
     app.state.codec_origin = web_ui_origin(settings.temporal_ui_url)
     document.complete(app)
+    return around_every_request(app, _middleware(app, settings, registry, rate_limit_store))
+
+
+def _middleware(
+    app: Litestar, settings: Settings, registry: CollectorRegistry, rate_limit_store: CounterStore
+) -> list[Middleware]:
+    """Outermost first: what every request passes through (see ``api.pipeline``)."""
     limits = Limits(settings.rate_limit_auth, settings.rate_limit_tasks, settings.rate_limit_system)
-    return around_every_request(
-        app,
-        [
-            RequestObserver(http_metrics),
-            SecurityHeaders(),
-            Authentication,
-            RateLimiter(limits, rate_limit_store, app.asgi_router),
-            JsonBodiesOnly(),
-        ],
+    return [
+        RequestObserver(HttpMetrics(registry)),
+        SecurityHeaders(),
+        Authentication,
+        RateLimiter(limits, rate_limit_store, app.asgi_router),
+        JsonBodiesOnly(),
+    ]
+
+
+def _dependencies() -> dict[str, Provide]:
+    services = {name: _state_provider(name) for name in SERVICES}
+    return {"principal": Provide(provide_principal, sync_to_thread=False), **services}
+
+
+def _state_provider(name: str) -> Provide:
+    """Inject the service the lifespan put on ``app.state`` under ``name``."""
+
+    def provide(state: State) -> Any:
+        return getattr(state, name)
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def _lifespan(
+    settings: Settings, registry: CollectorRegistry, rate_limit_store: CounterStore
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Connect, put the services on ``app.state``, and close it all again at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with _database(settings) as engine:
+            try:
+                client = await _temporal_client(settings)
+                sessions = create_sessionmaker(engine)
+                # Every reader shares one read-only session factory (sessions are per call).
+                reads = create_sessionmaker(engine, read_only=True)
+                async with _serve_auth(app.state, settings, sessions, reads):
+                    _serve_tasks(app.state, settings, sessions, reads, client)
+                    async with _serve_monitoring(
+                        app.state, settings, engine, reads, client, registry
+                    ):
+                        yield
+            finally:
+                await rate_limit_store.close()
+
+    return lifespan
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The database, once it answers, migrated to the current schema."""
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    try:
+        await wait_for_database(engine, settings.connect_retry_seconds)
+        await migrate(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _temporal_client(settings: Settings) -> Client:
+    # Lazy: the API starts and answers (503 where Temporal is needed) even
+    # while Temporal is still coming up.
+    return await connect(settings, lazy=True)
+
+
+@asynccontextmanager
+async def _serve_auth(
+    state: State, settings: Settings, sessions: Sessions, reads: Sessions
+) -> AsyncIterator[None]:
+    """Sign-in, tokens and API keys; the default accounts when there is no user yet."""
+    tokens = TokenService(
+        settings.jwt_secret,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.access_token_ttl_seconds,
+        settings.refresh_token_ttl_seconds,
     )
+    hasher = PasswordHasher()
+    await seed_default_users(sessions, hasher, settings)
+    state.authenticator = Authenticator(tokens, sessions, reads)
+    login_backoff = make_login_backoff(settings.rate_limit_redis_url)
+    state.auth_service = AuthService(sessions, tokens, hasher, login_backoff)
+    state.api_key_service = ApiKeyService(sessions)
+    try:
+        yield
+    finally:
+        await login_backoff.close()
+
+
+def _serve_tasks(
+    state: State, settings: Settings, sessions: Sessions, reads: Sessions, client: Client
+) -> None:
+    """Task writes (database and schedule together), task and run reads, workers."""
+    schedules = schedule_manager(client, settings)
+    state.task_service = TaskService(sessions, client, schedules, settings)
+    state.fire_ledger = FireLedgerReader(
+        reads,
+        default_catchup_seconds=settings.schedule_catchup_window_seconds,
+        run_retention_days=settings.run_retention_days,
+    )
+    state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
+    state.task_reader = TaskReader(
+        reads,
+        schedules,
+        WebUi(settings.temporal_ui_url, settings.temporal_namespace),
+        state.fire_ledger,
+        state.task_views,
+    )
+    state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
+
+
+@asynccontextmanager
+async def _serve_monitoring(
+    state: State,
+    settings: Settings,
+    engine: AsyncEngine,
+    reads: Sessions,
+    client: Client,
+    registry: CollectorRegistry,
+) -> AsyncIterator[None]:
+    """Health, system statistics and ``/metrics`` (its database figures as a snapshot)."""
+    state.health_probe = HealthProbe(reads, client)
+    state.system_reader = SystemReader(reads)
+    collector = SchedulerCollector()
+    snapshots = DatabaseSnapshots(
+        create_sessionmaker(engine, read_only=True, one_snapshot=True),
+        RunTally(RUN_BOUNDS),
+        max_age_seconds=settings.metrics_refresh_seconds,
+        missed_fires=MissedFireTally(
+            settings.schedule_catchup_window_seconds,
+            check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),
+        ),
+    )
+    registry.register(collector)
+    state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
+    try:
+        yield
+    finally:
+        await snapshots.close()
+        registry.unregister(collector)
