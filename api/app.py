@@ -47,6 +47,8 @@ from api.tasks.reads import TaskReader
 from api.tasks.service import TaskService
 from api.tasks.views import TaskViews
 from api.tasks.web_ui import WebUi
+from api.users.controller import UserController
+from api.users.service import UserService
 from api.workers.controller import WorkerController
 from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
@@ -67,6 +69,7 @@ ROUTES: list[ControllerRouterHandler] = [
     ScheduleController,
     TaskRunController,
     WorkerController,
+    UserController,
     codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
     codec_decode,
 ]
@@ -74,6 +77,7 @@ ROUTES: list[ControllerRouterHandler] = [
 SERVICES = (
     "auth_service",
     "api_key_service",
+    "user_service",
     "task_service",
     "task_reader",
     "fire_ledger",
@@ -201,6 +205,7 @@ async def _serve_auth(
     login_backoff = make_login_backoff(settings.rate_limit_redis_url)
     state.auth_service = AuthService(sessions, tokens, hasher, login_backoff)
     state.api_key_service = ApiKeyService(sessions)
+    state.user_service = UserService(sessions, hasher)
     try:
         yield
     finally:

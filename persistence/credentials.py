@@ -28,6 +28,7 @@ class TokenHolder:
     username: str
     role: str
     is_active: bool
+    session_generation: int
     revoked: bool
 
 
@@ -38,6 +39,7 @@ _TOKEN_HOLDER = select(
     User.username,
     User.role,
     User.is_active,
+    User.session_generation,
     exists()
     .where(
         or_(

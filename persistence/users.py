@@ -37,3 +37,14 @@ async def add(
     session.add(user)
     await session.flush()
     return user
+
+
+async def page(session: AsyncSession, offset: int, limit: int) -> tuple[list[User], int]:
+    """Users by username, one page of them, and how many there are."""
+    rows = await session.scalars(select(User).order_by(User.username).offset(offset).limit(limit))
+    return list(rows), await count(session)
+
+
+async def active_admins(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(User).where(User.role == "Admin", User.is_active)
+    return int(await session.scalar(query) or 0)

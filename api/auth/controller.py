@@ -15,6 +15,7 @@ from api.envelope import Envelope, ok
 from api.openapi.responses import error_responses
 from api.openapi.security import AUTHENTICATED
 from api.pagination import Page, PageNumber, PageRequest, PageSize
+from api.users.schemas import PasswordChange
 
 
 class AuthController(Controller):
@@ -44,6 +45,23 @@ class AuthController(Controller):
         self, data: RefreshRequest, auth_service: AuthService
     ) -> Envelope[TokenResponse]:
         return ok(await auth_service.refresh(data.refresh_token))
+
+    @post(
+        "/password",
+        status_code=200,
+        guards=[requires()],
+        security=AUTHENTICATED,
+        dto=StrictBody[PasswordChange],
+        return_dto=None,
+        responses=error_responses(403),
+        summary="Change your own password (your other sessions end; a new token pair is answered)",
+    )
+    async def change_password(
+        self, data: PasswordChange, principal: Principal, auth_service: AuthService
+    ) -> Envelope[TokenResponse]:
+        return ok(
+            await auth_service.change_password(principal, data.current_password, data.new_password)
+        )
 
     @get(
         "/validate",

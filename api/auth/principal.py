@@ -145,6 +145,8 @@ class Authenticator:
             raise _invalid("Invalid token: it has been revoked")
         if user is None or not user.is_active:
             raise _invalid("Invalid token: the user no longer exists")
+        if user.session_generation != claims.generation:
+            raise _invalid("Invalid token: the user's sessions were revoked")
         return Principal(
             id=user.id,
             name=user.username,

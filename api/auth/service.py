@@ -14,7 +14,8 @@ from api.auth.permissions import ROLE_PERMISSIONS, Role
 from api.auth.principal import Principal
 from api.auth.schemas import TokenResponse, UserOut
 from api.auth.tokens import REFRESH, IssuedPair, TokenError, TokenService
-from api.errors import ApiError, ErrorCode
+from api.errors import ApiError, ErrorCode, validation_error
+from api.users.password_rules import check_new_password
 from persistence import credentials, users
 from persistence.models import User
 from settings import Settings
@@ -86,7 +87,32 @@ class AuthService:
             if new_hash:
                 user.password_hash = new_hash
                 await session.commit()
-            return self._response(user, self._tokens.issue(user.id, user.role))
+            pair = self._tokens.issue(user.id, user.role, generation=user.session_generation)
+            return self._response(user, pair)
+
+    async def change_password(
+        self, principal: Principal, current_password: str, new_password: str
+    ) -> TokenResponse:
+        """Set the caller's new password; every session it had ends, a fresh pair is answered."""
+        if principal.kind != "user":
+            raise ApiError(
+                403, ErrorCode.INSUFFICIENT_PERMISSIONS, "An API key has no password to change"
+            )
+        async with self._sessions() as session, session.begin():
+            user = await users.get_by_id(session, principal.id)
+            if user is None or not user.is_active:
+                raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid token: unknown user")
+            matches, _ = self._hasher.verify(current_password, user.password_hash)
+            if not matches:
+                raise validation_error("current_password", "is not the current password")
+            check_new_password(new_password, user.username, "new_password")
+            if new_password == current_password:
+                raise validation_error("new_password", "must differ from the current password")
+            user.password_hash = self._hasher.hash(new_password)
+            user.session_generation += 1
+            await session.flush()
+            pair = self._tokens.issue(user.id, user.role, generation=user.session_generation)
+            return self._response(user, pair)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
         """Rotate: the used refresh token stops working; reusing it revokes its whole family."""
@@ -108,9 +134,14 @@ class AuthService:
                     raise ApiError(
                         401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: unknown user"
                     )
-                return self._response(
-                    user, self._tokens.issue(user.id, user.role, family=claims.family)
+                if user.session_generation != claims.generation:
+                    raise ApiError(
+                        401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: sessions revoked"
+                    )
+                pair = self._tokens.issue(
+                    user.id, user.role, family=claims.family, generation=user.session_generation
                 )
+                return self._response(user, pair)
             # A rotated refresh token came back: it may be stolen, so the whole
             # family (every token descended from that login) dies, for as long
             # as its newest member could live. Committed before the 401 below.

@@ -29,6 +29,8 @@ class TokenClaims:
     """Shared by an access token and the refresh token issued with it."""
     role: str = ""
     """The user's role when the token was issued; used only while the database is down."""
+    generation: int = 0
+    """The user's ``session_generation`` at issue: the token is void once it changed."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class TokenService:
         return self._refresh_ttl
 
     def _encode(
-        self, subject: str, token_type: str, ttl: int, family: str, role: str
+        self, subject: str, token_type: str, ttl: int, family: str, role: str, generation: int
     ) -> tuple[str, TokenClaims]:
         now = int(time.time())
         claims = TokenClaims(
@@ -69,9 +71,11 @@ class TokenService:
             expires_at=now + ttl,
             family=family,
             role=role,
+            generation=generation,
         )
         payload: dict[str, Any] = {
             "rol": role,
+            "gen": generation,
             "sub": subject,
             "jti": claims.jti,
             "typ": token_type,
@@ -83,11 +87,17 @@ class TokenService:
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
 
-    def issue(self, subject: str, role: str, family: str | None = None) -> IssuedPair:
-        """A fresh access + refresh pair for ``subject``."""
+    def issue(
+        self, subject: str, role: str, family: str | None = None, generation: int = 0
+    ) -> IssuedPair:
+        """A fresh access + refresh pair for ``subject`` (of its ``session_generation``)."""
         family = family or uuid.uuid4().hex
-        access_token, access = self._encode(subject, ACCESS, self._access_ttl, family, role)
-        refresh_token, refresh = self._encode(subject, REFRESH, self._refresh_ttl, family, role)
+        access_token, access = self._encode(
+            subject, ACCESS, self._access_ttl, family, role, generation
+        )
+        refresh_token, refresh = self._encode(
+            subject, REFRESH, self._refresh_ttl, family, role, generation
+        )
         return IssuedPair(access_token, refresh_token, access, refresh)
 
     def decode(self, token: str, expected_type: str) -> TokenClaims:
@@ -115,4 +125,11 @@ class TokenService:
             expires_at=int(payload["exp"]),
             family=str(payload.get("fam", payload["jti"])),
             role=str(payload.get("rol", "")),
+            generation=_generation(payload.get("gen", 0)),
         )
+
+
+def _generation(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TokenError("token is invalid: bad session generation")
+    return value
