@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from api.body import NO_NUL
+from api.openapi.fields import UtcDateTime
 
 Username = Annotated[
     str, msgspec.Meta(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._@+-]+$")
@@ -42,7 +42,7 @@ class UserView(msgspec.Struct):
     email: str
     role: str
     active: bool
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
