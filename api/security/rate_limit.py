@@ -22,10 +22,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from litestar import Request
-from litestar._asgi.asgi_router import ASGIRouter
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
@@ -62,14 +61,23 @@ def limit_class(template: str) -> str | None:
     return None
 
 
-def route_template(router: ASGIRouter, scope: Scope) -> str:
+class Router(Protocol):
+    """What the limiter asks of the app's router (``Litestar.asgi_router``).
+
+    Declared here so that no module of ours imports Litestar's private ``_asgi``.
+    """
+
+    def handle_routing(self, path: str, method: Any) -> tuple[Any, ...]: ...
+
+
+def route_template(router: Router, scope: Scope) -> str:
     """The path template of the route ``scope`` matches, as the router will resolve it.
 
     Without a match (404, 405), the path as the router normalises it.
     """
     path = normalize_path(str(scope.get("path", "")))
     try:
-        return router.handle_routing(path=path, method=scope.get("method"))[4]
+        return str(router.handle_routing(path=path, method=scope.get("method"))[4])
     except HTTPException:
         return path
 
@@ -87,7 +95,7 @@ def _budget_holder(scope: Scope, per_ip: bool) -> str:
 class RateLimiter(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limits: Limits, store: CounterStore, router: ASGIRouter) -> None:
+    def __init__(self, limits: Limits, store: CounterStore, router: Router) -> None:
         self._limits = limits
         self._store = store
         self._router = router
