@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.run_log import log_transition
 from domain import failures
 from domain.parameters import ParameterError
+from domain.secret_refs import Masker
 from domain.statuses import RunStatus
 from persistence import runs
 from persistence.types import utcnow
@@ -39,6 +40,8 @@ class Attempt:
     number: int
     started_at: datetime
     began: float
+    mask: Masker = field(default_factory=Masker)
+    """Masks the values of the secrets this attempt resolved, in all it reports."""
 
     def _result(self, output: str, error: str | None = None) -> ExecutionResult:
         return ExecutionResult(
@@ -46,8 +49,8 @@ class Attempt:
             attempt=self.number,
             started_at=self.started_at,
             duration_ms=int((time.monotonic() - self.began) * 1000),
-            output=output,
-            error=error,
+            output=self.mask(output),
+            error=self.mask(error) if error is not None else None,
         )
 
     def succeeded(self, output: str) -> ExecutionResult:
@@ -63,7 +66,7 @@ class Attempt:
     ) -> ApplicationError:
         """The error to raise: it carries the attempt's report to the workflow."""
         return ApplicationError(
-            reason, self._result(output, reason), type=kind, non_retryable=not retryable
+            self.mask(reason), self._result(output, reason), type=kind, non_retryable=not retryable
         )
 
     def invalid(self, exc: ParameterError) -> ApplicationError:
@@ -130,6 +133,17 @@ class AttemptTracker:
         try:
             await self._report_running(task, current.number, current.started_at)
             yield current
+        except ApplicationError as err:
+            if current.mask:
+                # The failure's cause chain is recorded in Temporal too; a cause
+                # (an HTTP error quoting a URL) may hold a secret's value.
+                err.__cause__ = None
+                err.__suppress_context__ = True
+            raise
+        except Exception as exc:
+            if not current.mask:
+                raise
+            raise current.failed(f"{type(exc).__name__}: {exc}") from None
         finally:
             heartbeats.cancel()
             self.in_flight -= 1

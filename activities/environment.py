@@ -8,9 +8,13 @@ from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import msgspec
+from sqlalchemy.exc import SQLAlchemyError
 
 from activities.attempt import Attempt
+from activities.secret_values import SecretMissing, SecretResolver
+from domain import failures
 from domain.parameters import ParameterError, check_path, validate_parameters
+from domain.secret_refs import Masker, referenced_names, substitute
 from processes.identity import RunAs
 from processes.limits import TaskLimits
 from processes.orphans import OrphanSweeper
@@ -42,8 +46,10 @@ class ExecutionContext:
         watchdog: GroupRegistry,
         sweeper: OrphanSweeper,
         run_as: RunAs | None,
+        secrets: SecretResolver,
     ) -> None:
         self.settings = settings
+        self._secrets = secrets
         self._watchdog = watchdog
         self._sweeper = sweeper
         self._run_as = run_as
@@ -54,14 +60,34 @@ class ExecutionContext:
             cpu_seconds=settings.task_max_cpu_seconds,
         )
 
-    def parameters(self, attempt: Attempt, task_type: str, task: ExecuteTask, schema: type[P]) -> P:
-        """The task's parameters, validated again here: this worker's allowlists apply."""
+    async def parameters(
+        self, attempt: Attempt, task_type: str, task: ExecuteTask, schema: type[P]
+    ) -> P:
+        """The task's parameters with their secrets resolved, validated again here.
+
+        This worker's allowlists apply, and the values of the secrets are
+        checked as the values they are (a header value without CR or LF).
+        From here on the attempt masks every resolved value in what it reports.
+        """
+        raw = task.parameters
+        names = referenced_names(raw)
+        if names:
+            try:
+                values = await self._secrets.values(names)
+            except SecretMissing as exc:
+                raise attempt.failed(
+                    str(exc), kind=failures.SECRET_MISSING, retryable=False
+                ) from None
+            except (SQLAlchemyError, OSError) as exc:
+                raise attempt.failed(
+                    f"could not read the task's secrets: {type(exc).__name__}"
+                ) from None
+            attempt.mask = Masker(values.values())
+            raw = substitute(raw, values)
         try:
-            canonical = validate_parameters(
-                task_type, task.parameters, self.settings.parameter_rules
-            )
+            canonical = validate_parameters(task_type, raw, self.settings.parameter_rules)
         except ParameterError as exc:
-            raise attempt.invalid(exc) from exc
+            raise attempt.invalid(exc) from None
         return msgspec.convert(canonical, type=schema)
 
     def resolved(self, attempt: Attempt, field: str, path: str) -> str:

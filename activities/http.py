@@ -26,6 +26,7 @@ from activities.http_body import DecodingFailed, ResponseBody, UnsupportedEncodi
 from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
 from domain import failures
 from domain.parameters import HttpParameters, ParameterError
+from domain.secret_refs import text, texts
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 MAX_REDIRECTS = 10
@@ -65,7 +66,7 @@ class HttpExecutor:
     async def run_http(self, task: ExecuteTask) -> ExecutionResult:
         """Send the request; 2xx completes the run, any other answer is a retryable failure."""
         async with self._tracker.attempt(task) as attempt:
-            params = self._context.parameters(attempt, "http", task, HttpParameters)
+            params = await self._context.parameters(attempt, "http", task, HttpParameters)
             try:
                 async with asyncio.timeout(params.timeout_ms / 1000):
                     return await self._send(attempt, params)
@@ -88,9 +89,11 @@ class HttpExecutor:
 
     async def _send(self, attempt: Attempt, params: HttpParameters) -> ExecutionResult:
         url = httpx.URL(params.url)
+        if params.query:
+            url = url.copy_merge_params(texts(params.query))
         method: str = params.method
-        body = params.body
-        headers = {"User-Agent": USER_AGENT, **params.headers}
+        body = text(params.body) if params.body is not None else None
+        headers = {"User-Agent": USER_AGENT, **texts(params.headers)}
         if not any(name.lower() == "accept-encoding" for name in headers):
             # Only what ``http_body`` decodes, whichever decoders httpx has installed.
             headers["Accept-Encoding"] = ACCEPT_ENCODING

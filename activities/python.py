@@ -10,6 +10,7 @@ from temporalio import activity
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import BASE_PATH, ExecutionContext, base_environment
 from domain.parameters import ParameterError, PythonParameters, check_interpreter
+from domain.secret_refs import texts
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 
@@ -68,7 +69,7 @@ class PythonExecutor:
     async def run_python(self, task: ExecuteTask) -> ExecutionResult:
         """Run the script; stdout is the result, a non-zero exit a retryable failure."""
         async with self._tracker.attempt(task) as attempt:
-            params = self._context.parameters(attempt, "python", task, PythonParameters)
+            params = await self._context.parameters(attempt, "python", task, PythonParameters)
             interpreter, base = self._interpreter(attempt, params)
             script = self._context.resolved(attempt, "parameters.script_path", params.script_path)
             if not _is_file(script):
@@ -82,7 +83,7 @@ class PythonExecutor:
             outcome = await self._context.run(
                 [interpreter, script, *params.arguments],
                 cwd=cwd,
-                environment=params.environment,
+                environment=texts(params.environment),
                 base=base,
             )
             return attempt.from_process(outcome)

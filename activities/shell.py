@@ -7,6 +7,7 @@ from temporalio import activity
 from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
 from domain.parameters import ShellParameters
+from domain.secret_refs import texts
 from workflows.payloads import ExecuteTask, ExecutionResult
 
 
@@ -21,9 +22,9 @@ class ShellExecutor:
     async def run_shell(self, task: ExecuteTask) -> ExecutionResult:
         """Run the command; stdout is the result, a non-zero exit a retryable failure."""
         async with self._tracker.attempt(task) as attempt:
-            params = self._context.parameters(attempt, "shell", task, ShellParameters)
+            params = await self._context.parameters(attempt, "shell", task, ShellParameters)
             cwd = self._context.working_directory(attempt, params.working_directory)
             outcome = await self._context.run(
-                [params.shell, "-c", params.command], cwd=cwd, environment=params.environment
+                [params.shell, "-c", params.command], cwd=cwd, environment=texts(params.environment)
             )
             return attempt.from_process(outcome)

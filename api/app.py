@@ -34,6 +34,8 @@ from api.observability.requests import RequestObserver
 from api.openapi.document import ApiDocument
 from api.pipeline import Middleware, around_every_request
 from api.schedules.controller import ScheduleController
+from api.secrets.controller import SecretController
+from api.secrets.service import SecretService
 from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
@@ -54,6 +56,7 @@ from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
 from persistence.run_tally import RunTally
+from persistence.secret_sealing import SecretSealer
 from settings import Settings
 from workflows.client import connect
 from workflows.payload_codec import PayloadKeyRing, SigningCodec
@@ -70,6 +73,7 @@ ROUTES: list[ControllerRouterHandler] = [
     TaskRunController,
     WorkerController,
     UserController,
+    SecretController,
     codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
     codec_decode,
 ]
@@ -79,6 +83,7 @@ SERVICES = (
     "api_key_service",
     "user_service",
     "task_service",
+    "secret_service",
     "task_reader",
     "fire_ledger",
     "task_views",
@@ -218,6 +223,7 @@ def _serve_tasks(
     """Task writes (database and schedule together), task and run reads, workers."""
     schedules = schedule_manager(client, settings)
     state.task_service = TaskService(sessions, client, schedules, settings)
+    state.secret_service = SecretService(sessions, SecretSealer(settings.payload_keys))
     state.fire_ledger = FireLedgerReader(
         reads,
         default_catchup_seconds=settings.schedule_catchup_window_seconds,

@@ -14,6 +14,9 @@ TASK_NOT_FOUND = "TaskNotFound"
 INVALID_PARAMETERS = "InvalidParameters"
 """An executor refused the task's parameters; a retry cannot help."""
 
+SECRET_MISSING = "SecretMissing"  # noqa: S105 (an error type, not a password)
+"""A secret the parameters reference is gone (or unreadable with the configured keys)."""
+
 TASK_FAILED = "TaskFailed"
 """An executor attempt failed for a reason of its own kind (the default)."""
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from domain.secret_refs import SecretRef
+
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
@@ -51,7 +53,7 @@ class ParameterError(ValueError):
 class ShellParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     command: Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
     working_directory: NonEmpty | None = None
-    environment: dict[str, str] = msgspec.field(default_factory=dict)
+    environment: dict[str, str | SecretRef] = msgspec.field(default_factory=dict)
     shell: NonEmpty = "/bin/sh"
 
 
@@ -61,8 +63,10 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 class HttpParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     url: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    headers: dict[str, str] = msgspec.field(default_factory=dict)
-    body: str | None = None
+    headers: dict[str, str | SecretRef] = msgspec.field(default_factory=dict)
+    query: dict[str, str | SecretRef] = msgspec.field(default_factory=dict)
+    """Query parameters appended to ``url`` (the URL itself is never a reference)."""
+    body: str | SecretRef | None = None
     timeout_ms: Annotated[int, msgspec.Meta(ge=1, le=86_400_000)] = 30_000
     follow_redirects: bool = True
 
@@ -75,7 +79,7 @@ class PythonParameters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     python_executable: NonEmpty | None = None
     virtual_env: NonEmpty | None = None
     working_directory: NonEmpty | None = None
-    environment: dict[str, str] = msgspec.field(default_factory=dict)
+    environment: dict[str, str | SecretRef] = msgspec.field(default_factory=dict)
 
 
 PARAMETER_TYPES: dict[str, type[msgspec.Struct]] = {
@@ -196,9 +200,11 @@ def check_interpreter(field: str, path: str, rules: ParameterRules) -> None:
     )
 
 
-def _check_environment(field: str, environment: dict[str, str], rules: ParameterRules) -> None:
+def _check_environment(
+    field: str, environment: dict[str, str | SecretRef], rules: ParameterRules
+) -> None:
     for key, value in environment.items():
-        if not key or "=" in key or "\x00" in key or "\x00" in value:
+        if not key or "=" in key or "\x00" in key or (isinstance(value, str) and "\x00" in value):
             raise ParameterError(
                 f"{field}.{key}",
                 "environment names must be non-empty, without '=' or NUL, and values without NUL",
@@ -267,8 +273,13 @@ def _check_http(parsed: HttpParameters) -> None:
     for name, value in parsed.headers.items():
         if not _HEADER_NAME.match(name):
             raise ParameterError(f"parameters.headers.{name}", "is not a valid header name")
-        if any(ch in value for ch in "\r\n\x00"):
+        if isinstance(value, str) and any(ch in value for ch in "\r\n\x00"):
             raise ParameterError(f"parameters.headers.{name}", "must not contain CR, LF or NUL")
+    for name, value in parsed.query.items():
+        if not name or "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise ParameterError(
+                f"parameters.query.{name}", "names must be non-empty, names and values without NUL"
+            )
     if parsed.body is not None and parsed.method in ("GET", "HEAD"):
         raise ParameterError("parameters.body", f"a {parsed.method} request carries no body")
 

@@ -18,7 +18,9 @@ from activities.attempt import AttemptTracker
 from activities.environment import ExecutionContext
 from activities.http import HttpExecutor
 from activities.python import PythonExecutor
+from activities.secret_values import SecretResolver
 from activities.shell import ShellExecutor
+from persistence.secret_sealing import SecretSealer
 from processes.group_watchdog import GroupWatchdog
 from processes.identity import RunAs
 from processes.limits import become_subreaper
@@ -64,7 +66,8 @@ class ExecutorHost:
         sweeper = OrphanSweeper(settings.kill_grace_seconds)
         watchdog = await GroupWatchdog.start(settings.kill_grace_seconds, sweeper)
         tracker = AttemptTracker(mirror, worker_id)
-        context = ExecutionContext(settings, watchdog, sweeper, run_as)
+        secrets = SecretResolver(mirror, SecretSealer(settings.payload_keys))
+        context = ExecutionContext(settings, watchdog, sweeper, run_as, secrets)
         http = HttpExecutor(context, tracker)
         executors: dict[str, ExecutorActivity] = {
             "shell": ShellExecutor(context, tracker).run_shell,

@@ -3,7 +3,7 @@
 - ``auth``  (``/api/auth/...``): per client IP;
 - ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/schedules``, ``/api/workers``): per
   user or API key;
-- ``system`` (``/api/system/...``, ``/api/users``): per user or API key.
+- ``system`` (``/api/system/...``, ``/api/users``, ``/api/secrets``): per user or API key.
 
 The class comes from the route the request matches (its path template, as the
 router resolves it: ``//api/auth/login`` is the login route); a request that
@@ -56,7 +56,7 @@ def limit_class(template: str) -> str | None:
         return "auth"
     if first[1] in {"tasks", "task-runs", "schedules", "workers"}:
         return "tasks"
-    if first[1] in {"system", "users"}:
+    if first[1] in {"system", "users", "secrets"}:
         return "system"
     return None
 

@@ -36,7 +36,8 @@ from domain.schedule_policy import (
 )
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
-from persistence import backfills, idempotency, runs, status_history, tasks
+from domain.secret_refs import references
+from persistence import backfills, idempotency, runs, secret_store, status_history, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
@@ -110,6 +111,14 @@ class TaskService:
                 {"field": "name"},
             )
 
+    async def _check_secrets(self, session: AsyncSession, definition: TaskDefinition) -> None:
+        """Every secret the parameters reference exists; else 422 naming the first bad field."""
+        found = list(references(definition.parameters))
+        missing = set(await secret_store.missing(session, {name for _, name in found}))
+        for field, name in found:
+            if name in missing:
+                raise validation_error(field, f"unknown secret {name!r}; create it first")
+
     async def _check_dependencies(
         self, session: AsyncSession, task_id: int | None, dependencies: list[int]
     ) -> None:
@@ -175,6 +184,7 @@ class TaskService:
         definition = self._validate_definition(body)
         async with self._sessions() as session:
             await self._check_name(session, definition.name, None)
+            await self._check_secrets(session, definition)
             await self._check_dependencies(session, None, definition.dependencies)
             now = datetime.now(UTC)
             task = tasks.new_task(definition, now)
@@ -233,6 +243,7 @@ class TaskService:
             current_deps = (await tasks.dependencies_of(session, [task_id]))[task_id]
             definition = new_definition(tasks.definition_of(task, current_deps))
             await self._check_name(session, definition.name, task_id)
+            await self._check_secrets(session, definition)
             await self._check_dependencies(session, task_id, definition.dependencies)
             now = datetime.now(UTC)
             if definition.status != task.status:
