@@ -34,9 +34,9 @@ from domain.schedule_policy import (
     MIN_CATCHUP_WINDOW_SECONDS,
     OverlapPolicy,
 )
+from domain.secret_refs import references
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
-from domain.secret_refs import references
 from persistence import backfills, idempotency, runs, secret_store, status_history, tasks
 from persistence.models import Task, TaskRun
 from settings import Settings
