@@ -7,8 +7,10 @@ from litestar import Controller, delete, get, post, put
 from api.auth.guards import requires
 from api.auth.permissions import Permission
 from api.body import StrictBody
-from api.envelope import Envelope, error_responses, ok
-from api.pagination import Page, PageRequest
+from api.envelope import Envelope, ok
+from api.openapi.responses import error_responses
+from api.openapi.security import AUTHENTICATED
+from api.pagination import Page, PageNumber, PageRequest, PageSize
 from api.secrets.schemas import SecretCreate, SecretOut, SecretValueWrite
 from api.secrets.service import SecretService
 
@@ -17,13 +19,14 @@ class SecretController(Controller):
     path = "/api/secrets"
     tags = ["secrets"]
     guards = [requires(Permission.SYSTEM_WRITE)]
+    security = AUTHENTICATED
 
     @post(
         "/",
         status_code=201,
         dto=StrictBody[SecretCreate],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 409, 422, 429),
+        responses=error_responses(403, 409),
         summary="Create a secret (its value is never shown again)",
     )
     async def create_secret(
@@ -33,11 +36,11 @@ class SecretController(Controller):
 
     @get(
         "/",
-        responses=error_responses(400, 401, 403, 422, 429),
+        responses=error_responses(403),
         summary="List secrets: names, times and the tasks using each (never values)",
     )
     async def list_secrets(
-        self, secret_service: SecretService, page: int = 1, page_size: int = 20
+        self, secret_service: SecretService, page: PageNumber = 1, page_size: PageSize = 20
     ) -> Envelope[Page[SecretOut]]:
         return ok(await secret_service.list(PageRequest.of(page, page_size)))
 
@@ -45,7 +48,7 @@ class SecretController(Controller):
         "/{name:str}",
         dto=StrictBody[SecretValueWrite],
         return_dto=None,
-        responses=error_responses(400, 401, 403, 404, 422, 429),
+        responses=error_responses(403, 404),
         summary="Set a secret's value",
     )
     async def set_secret(
@@ -56,7 +59,7 @@ class SecretController(Controller):
     @delete(
         "/{name:str}",
         status_code=200,
-        responses=error_responses(401, 403, 404, 409, 429),
+        responses=error_responses(403, 404, 409),
         summary="Delete a secret no task references",
     )
     async def delete_secret(self, name: str, secret_service: SecretService) -> Envelope[None]:
