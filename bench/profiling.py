@@ -71,11 +71,14 @@ def profiled(pids: Mapping[str, int], out_dir: Path | None, rate: int = 100) -> 
             print(summarize(name, path), flush=True)
 
 
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
 def _frame_name(frame: str) -> str:
     # py-spy raw frames look like "function (path/to/file.py:123)".
     function, _, where = frame.partition(" (")
     file = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", f"{_PROJECT_ROOT}/", "lib/python3"):
         if marker in file:
             file = file.split(marker, 1)[1]
     return f"{function} ({file})"
