@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from persistence import tasks
 from persistence.database import create_engine
 from persistence.migrate import migrate
+from persistence.models import Task
 from tests.conftest import BACKENDS, fresh_database
 
 
@@ -43,3 +49,34 @@ def db(
             database_url=url,
             env={"SCHEDULER_DATA_DIR": str(directory), "DATABASE_URL": url},
         )
+
+
+async def new_task(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    prefix: str = "task",
+    schedule: str = "0 0 1 1 *",
+    status: str = "Inactive",
+    depends_on: list[int] | None = None,
+    **columns: Any,
+) -> int:
+    """A shell task row written straight to the database (no schedule); its id."""
+    async with sessions() as session, session.begin():
+        now = datetime.now(UTC)
+        task = Task(
+            name=f"{prefix}-{uuid.uuid4().hex[:8]}",
+            task_type="shell",
+            schedule=schedule,
+            parameters={"command": "true"},
+            timeout_seconds=60,
+            max_retries=0,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            **columns,
+        )
+        session.add(task)
+        await session.flush()
+        if depends_on:
+            await tasks.set_dependencies(session, task.id, depends_on)
+        return task.id

@@ -14,10 +14,10 @@ from temporalio.exceptions import ApplicationError
 from activities.run_recorder import RunRecorder
 from domain.statuses import RunStatus, RunTrigger
 from persistence import backfills, runs, tasks
-from persistence.models import Task, TaskRun
+from persistence.models import TaskRun
 from settings import Settings
 from tests.credential_rows import with_sessions
-from tests.persistence.conftest import Database
+from tests.persistence.conftest import Database, new_task
 from workflows.payloads import BeginRun, FinishRun
 
 T = TypeVar("T")
@@ -32,24 +32,7 @@ SESSION_KINDS = pytest.mark.parametrize("autocommit", [True, False], ids=["autoc
 async def _new_task(
     sessions: async_sessionmaker[AsyncSession], depends_on: list[int] | None = None
 ) -> int:
-    async with sessions() as session, session.begin():
-        now = datetime.now(UTC)
-        task = Task(
-            name=f"mirror-{uuid.uuid4().hex[:8]}",
-            task_type="shell",
-            schedule="0 0 1 1 *",
-            parameters={"command": "true"},
-            timeout_seconds=60,
-            max_retries=0,
-            status="Inactive",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(task)
-        await session.flush()
-        if depends_on:
-            await tasks.set_dependencies(session, task.id, depends_on)
-        return task.id
+    return await new_task(sessions, prefix="mirror", depends_on=depends_on)
 
 
 @SESSION_KINDS

@@ -11,33 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.run_recorder import RunRecorder
 from domain.statuses import RunStatus
 from persistence import runs
-from persistence.models import Task, TaskRun
+from persistence.models import TaskRun
 from settings import Settings
 from tests.credential_rows import with_sessions
-from tests.persistence.conftest import Database
+from tests.persistence.conftest import Database, new_task
 from workflows.payloads import BeginRun
 
 FIRST, SECOND = "2030-01-01T00:00:00Z", "2030-01-01T00:01:00Z"
 
 
 async def _task(sessions: async_sessionmaker[AsyncSession], overlap_policy: str) -> int:
-    async with sessions() as session, session.begin():
-        now = datetime.now(UTC)
-        task = Task(
-            name=f"replaced-{uuid.uuid4().hex[:8]}",
-            task_type="shell",
-            schedule="* * * * *",
-            parameters={"command": "true"},
-            timeout_seconds=60,
-            max_retries=0,
-            status="Active",
-            overlap_policy=overlap_policy,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(task)
-        await session.flush()
-        return task.id
+    return await new_task(
+        sessions,
+        prefix="replaced",
+        schedule="* * * * *",
+        status="Active",
+        overlap_policy=overlap_policy,
+    )
 
 
 async def _begin(recorder: RunRecorder, task_id: int, fired: str) -> int:
