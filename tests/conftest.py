@@ -29,6 +29,7 @@ import devstack
 from tests.dev_server import DevServer, running_dev_server
 from tests.helpers import Api, login
 from tests.in_process import App, running_app, sqlite_url
+from tests.prometheus import find_promtool
 from tests.task_files import remove, task_dir
 
 POSTGRES_URL = os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip()
@@ -317,3 +318,9 @@ def anonymous(stack: Stack) -> Iterator[Api]:
     api = stack.api(None)
     yield api
     api.close()
+
+
+@pytest.fixture(scope="session")
+def promtool(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``$PROMTOOL``, else promtool on the PATH, else downloaded; never skipped."""
+    return find_promtool(tmp_path_factory.mktemp("promtool"))
