@@ -256,7 +256,7 @@ async def _serve_monitoring(
     snapshots = DatabaseSnapshots(
         create_sessionmaker(engine, read_only=True, one_snapshot=True),
         RunTally(RUN_BOUNDS),
-        max_age_seconds=settings.metrics_refresh_seconds,
+        interval_seconds=settings.metrics_refresh_seconds,
         missed_fires=MissedFireTally(
             settings.schedule_catchup_window_seconds,
             check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),
@@ -264,6 +264,7 @@ async def _serve_monitoring(
     )
     registry.register(collector)
     state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
+    snapshots.start()
     try:
         yield
     finally:

@@ -2,60 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
+from tests.prometheus import Key, label_values, samples, value
 from tests.rows import add_workers, remove_workers
 
 # promtool's only allowed complaint: the contract names this gauge with a counter's suffix.
 ALLOWED_COMPLAINT = 'scheduler_workers_total non-counter metrics should not have "_total" suffix'
-
-Key = tuple[str, frozenset[tuple[str, str]]]
-
-
-def _download_promtool(cache: Path) -> Path:
-    """promtool from Debian's ``prometheus`` package, unpacked without installing a server."""
-
-    def download() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["apt-get", "download", "prometheus"], cwd=cache, capture_output=True, text=True
-        )
-
-    fetched = download()
-    if fetched.returncode != 0:  # a fresh machine has no package lists yet
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
-        fetched = download()
-    packages = sorted(cache.glob("prometheus_*.deb"))
-    if fetched.returncode != 0 or not packages:
-        pytest.fail(f"promtool is required and could not be downloaded: {fetched.stderr}")
-    subprocess.run(["dpkg", "-x", str(packages[-1]), str(cache / "root")], check=True)
-    return cache / "root" / "usr" / "bin" / "promtool"
-
-
-@pytest.fixture(scope="session")
-def promtool(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """``$PROMTOOL``, else promtool on the PATH, else downloaded; never skipped."""
-    configured = os.environ.get("PROMTOOL") or shutil.which("promtool")
-    try:
-        binary = (
-            Path(configured)
-            if configured
-            else _download_promtool(tmp_path_factory.mktemp("promtool"))
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(f"promtool is required and could not be obtained: {exc}")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"promtool at {binary} is not executable")
-    return str(binary)
 
 
 def scrape(api: Api) -> str:
@@ -84,22 +43,6 @@ def settled(api: Api) -> dict[Key, float]:
     return eventually(agreeing, timeout=30, interval=0)
 
 
-def samples(text: str) -> dict[Key, float]:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(parsed: dict[Key, float], name: str, **labels: str) -> float:
-    return parsed.get((name, frozenset(labels.items())), 0.0)
-
-
-def label_values(parsed: dict[Key, float], name: str, label: str) -> set[str]:
-    return {dict(labels)[label] for sample, labels in parsed if sample == name}
-
-
 @pytest.fixture
 def fresh_workers(stack: Stack) -> Iterator[list[str]]:
     ids: list[str] = []
@@ -126,14 +69,19 @@ def test_metrics_need_no_auth_and_pass_promtool(admin: Api, anonymous: Api, prom
     run_dependency_pair(admin)
     failing = admin.create_task(parameters={"command": "exit 1"})
     admin.wait_for_run(admin.trigger(failing["id"]))
-    text = scrape(anonymous)
-    for family in (
+    families = (
         "scheduler_task_run_duration_seconds",
         "scheduler_task_run_start_lag_seconds",
         "scheduler_task_run_dependency_wait_seconds",
         "scheduler_http_request_duration_seconds",
-    ):
-        assert f"{family}_bucket{{" in text, family
+    )
+
+    # The runs show once the API's metrics timer has read them (every 1 s here).
+    def with_runs() -> str | None:
+        found = scrape(anonymous)
+        return found if all(f"{family}_bucket{{" in found for family in families) else None
+
+    text = eventually(with_runs, timeout=10)
     checked = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )

@@ -11,6 +11,7 @@ not rescan the history.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -61,18 +62,18 @@ class Snapshot:
 
 
 class DatabaseSnapshots:
-    """Reads the numbers at most once per ``max_age`` seconds.
+    """Reads the numbers on its own timer, every ``interval_seconds``.
 
     ``sessions`` must read in one snapshot (see :class:`RunTally`); the run
     figures come from ``tally``, the task and worker counts from one query each.
 
-    Stale while revalidating: once a snapshot exists, a scrape never waits for
-    the database. It gets the last snapshot and, when that is older than
-    ``max_age``, starts one refresh in the background (never more than one at a
-    time), so a scrape stays fast however long the history grows and scrapes
-    never pile up on the database. Only the very first scrape waits. A failed
-    read is kept like a successful one: the next scrape reports the database as
-    unreadable until a refresh succeeds.
+    The timer (:meth:`start`, :meth:`close`) starts a read every
+    ``interval_seconds`` whatever the scrape cadence, so a scrape answers the
+    newest completed read: every change older than the interval (plus the
+    read's own time) is in it. A scrape never waits for the database, except
+    the first ones, which wait for the first read. A failed read is kept like
+    a successful one: scrapes report the database as unreadable until a later
+    read succeeds; nothing a read raises stops the timer.
     """
 
     def __init__(
@@ -80,40 +81,51 @@ class DatabaseSnapshots:
         sessions: async_sessionmaker[AsyncSession],
         tally: RunTally,
         *,
-        max_age_seconds: float,
+        interval_seconds: float,
         missed_fires: MissedFireTally | None = None,
         timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._tally = tally
         self._missed = missed_fires
-        self._max_age = max_age_seconds
+        self._interval = interval_seconds
         self._timeout = timeout_seconds
-        self._first_read = asyncio.Lock()
+        self._first_read = asyncio.Event()
         self._last: Snapshot | None = None
-        self._read_at: float | None = None
-        self._refresh: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the timer on the running loop (its first read at once)."""
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._refresh_forever(), name="metrics-refresh")
+
+    async def close(self) -> None:
+        """Stop the timer, a read under way included (the app is shutting down)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
 
     async def current(self) -> Snapshot | None:
         """The latest numbers, or None while the database cannot be read."""
-        if self._read_at is None:
-            async with self._first_read:
-                if self._read_at is None:
-                    await self._refresh_now()
-            return self._last
-        stale = time.monotonic() - self._read_at >= self._max_age
-        if stale and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.create_task(self._refresh_now())
+        if self._timer is None:
+            raise RuntimeError("DatabaseSnapshots.start() was not called")
+        await self._first_read.wait()
         return self._last
 
-    async def _refresh_now(self) -> None:
-        self._last = await self._read_or_none()
-        self._read_at = time.monotonic()
-
-    async def close(self) -> None:
-        """Stop a refresh still running (the app is shutting down)."""
-        if self._refresh is not None and not self._refresh.done():
-            self._refresh.cancel()
+    async def _refresh_forever(self) -> None:
+        # Reads start at a fixed rate: one every interval, or back to back
+        # when a read takes longer than that.
+        while True:
+            started = time.monotonic()
+            try:
+                self._last = await self._read_or_none()
+            except Exception:  # never let the timer die: report unreadable, try again
+                log.exception("metrics: refresh failed")
+                self._last = None
+            self._first_read.set()
+            await asyncio.sleep(max(0.0, started + self._interval - time.monotonic()))
 
     async def _read_or_none(self) -> Snapshot | None:
         try:
@@ -192,8 +204,8 @@ class SchedulerCollector(Collector):
         snapshot = self._snapshot
         up = GaugeMetricFamily(
             "scheduler_database_up",
-            "1 when this scrape read the scheduler's numbers from the database, else 0 "
-            "(the families read from it are then left out)",
+            "1 when the latest read of the scheduler's numbers from the database succeeded, "
+            "else 0 (the families read from it are then left out)",
         )
         up.add_metric([], 1 if snapshot is not None else 0)
         yield up

@@ -35,7 +35,7 @@ class HttpMetrics:
 
 
 class MetricsExporter:
-    """Renders the registry, the scheduler's database families read fresh (at most 1 s old)."""
+    """Renders the registry, the scheduler's database families as of the latest timed read."""
 
     def __init__(
         self,
