@@ -257,6 +257,7 @@ async def _serve_monitoring(
         create_sessionmaker(engine, read_only=True, one_snapshot=True),
         RunTally(RUN_BOUNDS),
         interval_seconds=settings.metrics_refresh_seconds,
+        worker_liveness_seconds=settings.worker_liveness_seconds,
         missed_fires=MissedFireTally(
             settings.schedule_catchup_window_seconds,
             check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),

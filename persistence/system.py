@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -76,6 +76,29 @@ async def runs_by_status(session: AsyncSession, *scope: ColumnElement[bool]) -> 
 
 async def workers_by_status(session: AsyncSession) -> dict[str, int]:
     return await _count_by_status(session, Worker.status)
+
+
+async def active_tasks_by_type(session: AsyncSession) -> dict[str, int]:
+    """Active tasks per task type (types without one are absent)."""
+    return await _count_by_status(session, Task.task_type, Task.status == TASK_ACTIVE)
+
+
+async def alive_workers_by_type(
+    session: AsyncSession, now: datetime, liveness: timedelta
+) -> dict[str, int]:
+    """Alive workers (heartbeat within ``liveness``) per task type they serve.
+
+    A worker serving several types counts in each. The type lists are JSON,
+    read in Python: the registry holds a handful of rows, not a history.
+    """
+    counts: dict[str, int] = {}
+    rows = await session.scalars(
+        select(Worker.supported_task_types).where(workers.alive_condition(now, liveness))
+    )
+    for task_types in rows:
+        for task_type in set(task_types or ()):
+            counts[task_type] = counts.get(task_type, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)

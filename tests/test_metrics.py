@@ -141,6 +141,11 @@ def test_values_follow_tasks_runs_and_workers(
     assert delta("scheduler_task_runs_total", status="failed") == 1
     assert delta("scheduler_workers_total", status="alive") == 1
     assert delta("scheduler_workers_total", status="down") == 1
+    # Per task type: the alert on a type with active tasks and no Alive worker reads these.
+    assert delta("scheduler_active_tasks", task_type="shell") == 2
+    assert delta("scheduler_alive_workers", task_type="shell") == 1  # the Down row is not
+    for task_type in ("shell", "http", "python"):  # the stack's own executor workers
+        assert value(after, "scheduler_alive_workers", task_type=task_type) >= 1, task_type
 
     duration = "scheduler_task_run_duration_seconds"
     completed = {"task_type": "shell", "status": "completed"}

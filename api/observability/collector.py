@@ -15,8 +15,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.observability.missed_fires import MissedFireTally
+from domain.parameters import SUPPORTED_TASK_TYPES
 from domain.statuses import RunStatus
 from persistence import system
 from persistence.run_tally import Bounds, RunTally
@@ -59,6 +60,8 @@ class Snapshot:
     start_lags: Sequence[HistogramSeries]
     dependency_waits: Sequence[HistogramSeries]
     missed_fires: int = 0
+    active_tasks_by_type: Mapping[str, int] = field(default_factory=dict)
+    alive_workers_by_type: Mapping[str, int] = field(default_factory=dict)
 
 
 class DatabaseSnapshots:
@@ -83,9 +86,11 @@ class DatabaseSnapshots:
         *,
         interval_seconds: float,
         missed_fires: MissedFireTally | None = None,
+        worker_liveness_seconds: float = 30.0,
         timeout_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._liveness = timedelta(seconds=worker_liveness_seconds)
         self._tally = tally
         self._missed = missed_fires
         self._interval = interval_seconds
@@ -137,12 +142,9 @@ class DatabaseSnapshots:
 
     async def _read(self) -> Snapshot:
         async with self._sessions() as session:
+            now = datetime.now(UTC)
             runs = await self._tally.figures(session)
-            missed = (
-                await self._missed.update(session, datetime.now(UTC))
-                if self._missed is not None
-                else 0
-            )
+            missed = await self._missed.update(session, now) if self._missed is not None else 0
             return Snapshot(
                 tasks=await system.tasks_by_status(session),
                 runs=runs.by_status,
@@ -151,15 +153,19 @@ class DatabaseSnapshots:
                 start_lags=runs.start_lags,
                 dependency_waits=runs.dependency_waits,
                 missed_fires=missed,
+                active_tasks_by_type=await system.active_tasks_by_type(session),
+                alive_workers_by_type=await system.alive_workers_by_type(
+                    session, now, self._liveness
+                ),
             )
 
 
-def _by_status(
+def _by_label(
     family: CounterMetricFamily | GaugeMetricFamily,
     counts: Mapping[str, int],
     known: Sequence[str],
 ) -> CounterMetricFamily | GaugeMetricFamily:
-    """Every known status (0 when absent) plus any other the database holds, lowercased."""
+    """Every known value of the label (0 when absent) and any other the database has, lowercased."""
     lowered: dict[str, int] = dict.fromkeys(known, 0)
     for status, count in counts.items():
         lowered[status.lower()] = lowered.get(status.lower(), 0) + count
@@ -211,21 +217,21 @@ class SchedulerCollector(Collector):
         yield up
         if snapshot is None:
             return
-        yield _by_status(
+        yield _by_label(
             CounterMetricFamily(
                 "scheduler_tasks_total", "Total number of tasks", labels=["status"]
             ),
             snapshot.tasks,
             TASK_STATUSES,
         )
-        yield _by_status(
+        yield _by_label(
             CounterMetricFamily(
                 "scheduler_task_runs_total", "Total number of task runs", labels=["status"]
             ),
             snapshot.runs,
             RUN_STATUSES,
         )
-        yield _by_status(
+        yield _by_label(
             GaugeMetricFamily(
                 "scheduler_workers_total", "Total number of workers", labels=["status"]
             ),
@@ -256,6 +262,25 @@ class SchedulerCollector(Collector):
         )
         missed.add_metric([], snapshot.missed_fires)
         yield missed
+        yield _by_label(
+            GaugeMetricFamily(
+                "scheduler_active_tasks",
+                "Active tasks by task type",
+                labels=["task_type"],
+            ),
+            snapshot.active_tasks_by_type,
+            SUPPORTED_TASK_TYPES,
+        )
+        yield _by_label(
+            GaugeMetricFamily(
+                "scheduler_alive_workers",
+                "Alive workers (heartbeat within the liveness window) by task type they serve; "
+                "a worker serving several types counts in each",
+                labels=["task_type"],
+            ),
+            snapshot.alive_workers_by_type,
+            SUPPORTED_TASK_TYPES,
+        )
         yield _histogram(
             "scheduler_task_run_dependency_wait_seconds",
             "Seconds runs with dependencies waited for them: from the run's creation "
