@@ -327,6 +327,8 @@ class Settings:
     metrics_refresh_seconds: float = setting("SCHEDULER_METRICS_REFRESH_SECONDS", 5.0, minimum=0.1)
     """How stale the database figures of ``/metrics`` may get before a scrape refreshes them."""
     temporal_ui_url: str = setting("SCHEDULER_TEMPORAL_UI_URL", "")
+    public_url: str = setting("SCHEDULER_PUBLIC_URL", "")
+    """The address browsers reach the API at; ``https://...`` makes the console's cookie Secure."""
     log_format: str = setting("SCHEDULER_LOG_FORMAT", "text", choices=("text", "json"))
     """``text`` (human-readable lines) or ``json`` (one JSON object per line)."""
     payload_encryption: bool = setting("SCHEDULER_PAYLOAD_ENCRYPTION", False)
@@ -380,6 +382,7 @@ class Settings:
                 f"TEMPORAL_ADDRESS must be host:port, got {values['temporal_address']!r}"
             )
         values["temporal_ui_url"] = values["temporal_ui_url"].rstrip("/")
+        values["public_url"] = values["public_url"].rstrip("/")
         if bool(values["temporal_tls_cert"]) != bool(values["temporal_tls_key"]):
             raise SettingsError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY are given together or not")
         return cls(

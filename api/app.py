@@ -25,6 +25,11 @@ from api.auth.principal import Authenticator
 from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
 from api.codec.controller import codec_decode, codec_preflight, web_ui_origin
+from api.console.cookies import SessionCookies
+from api.console.render import Console
+from api.console.routes import console_routes
+from api.console.session import secure_cookies
+from api.console.templating import template_config
 from api.docs import docs_assets, docs_renderer
 from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
@@ -103,12 +108,13 @@ def create_app(settings: Settings) -> Litestar:
     rate_limit_store = make_store(settings.rate_limit_redis_url)
     document = ApiDocument(docs_renderer())
     app = Litestar(
-        route_handlers=[*ROUTES, docs_assets()],
+        route_handlers=[*ROUTES, docs_assets(), *console_routes()],
         lifespan=[_lifespan(settings, registry, rate_limit_store)],
         dependencies=_dependencies(),
         exception_handlers={Exception: handle_exception},
         openapi_config=document.config,
         plugins=[document.structs],
+        template_config=template_config(),
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
         logging_config=None,  # the process configures logging once (logging_setup)
@@ -209,6 +215,13 @@ async def _serve_auth(
     state.authenticator = Authenticator(tokens, sessions, reads)
     login_backoff = make_login_backoff(settings.rate_limit_redis_url)
     state.auth_service = AuthService(sessions, tokens, hasher, login_backoff)
+    state.console = Console(
+        cookies=SessionCookies(
+            secure=secure_cookies(settings.public_url), max_age=settings.access_token_ttl_seconds
+        ),
+        csrf_secret=settings.jwt_secret,
+        auth_service=state.auth_service,
+    )
     state.api_key_service = ApiKeyService(sessions)
     state.user_service = UserService(sessions, hasher)
     try:

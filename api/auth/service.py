@@ -13,7 +13,7 @@ from api.auth.passwords import PasswordHasher
 from api.auth.permissions import ROLE_PERMISSIONS, Role
 from api.auth.principal import Principal
 from api.auth.schemas import TokenResponse, UserOut
-from api.auth.tokens import REFRESH, IssuedPair, TokenError, TokenService
+from api.auth.tokens import ACCESS, REFRESH, IssuedPair, TokenClaims, TokenError, TokenService
 from api.errors import ApiError, ErrorCode, validation_error
 from api.users.password_rules import check_new_password
 from persistence import credentials, users
@@ -150,6 +150,24 @@ class AuthService:
             )
         log.warning("refresh token reuse detected for user %s; family revoked", claims.subject)
         raise ApiError(401, ErrorCode.INVALID_TOKEN, "Invalid refresh token: already used")
+
+    @property
+    def access_ttl(self) -> int:
+        return self._tokens.access_ttl
+
+    def renew(self, access_token: str) -> tuple[str, TokenClaims] | None:
+        """A fresh access token for a verified, unexpired one, in the same token family.
+
+        For the console's session, which slides while its user is active: the
+        caller has authenticated the token (user active, not revoked, same
+        session generation), so the new one ends with it at logout or
+        revocation of the family. None when the token does not decode.
+        """
+        try:
+            claims = self._tokens.decode(access_token, ACCESS)
+        except TokenError:
+            return None
+        return self._tokens.reissue_access(claims)
 
     async def logout(self, principal: Principal) -> None:
         """Revoke the caller's access token and the refresh token issued with it."""

@@ -100,6 +100,12 @@ class TokenService:
         )
         return IssuedPair(access_token, refresh_token, access, refresh)
 
+    def reissue_access(self, claims: TokenClaims) -> tuple[str, TokenClaims]:
+        """A fresh access token of the same sign-in: subject, role, family and generation."""
+        return self._encode(
+            claims.subject, ACCESS, self._access_ttl, claims.family, claims.role, claims.generation
+        )
+
     def decode(self, token: str, expected_type: str) -> TokenClaims:
         """Verify signature, expiry, issuer, audience and type; raise ``TokenError``."""
         try:

@@ -3,7 +3,8 @@
 A body is present when ``Content-Length`` is above zero or it is sent chunked.
 ``application/json`` and any ``application/<name>+json`` are accepted, with or
 without parameters (``; charset=utf-8``); a body that names no type at all is
-read as JSON, as the contract's examples send it.
+read as JSON, as the contract's examples send it. The console's forms (``/ui``)
+are the one exception: they post ``application/x-www-form-urlencoded``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from api.console.session import is_console_path
 from api.envelope import error_response
 from api.errors import ApiError, ErrorCode
 
@@ -34,6 +36,10 @@ def has_body(scope: Scope) -> bool:
     return "chunked" in (_header(scope, b"transfer-encoding") or "").lower()
 
 
+def is_form(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
 def is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
@@ -47,6 +53,9 @@ class JsonBodiesOnly(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         content_type = _header(scope, b"content-type")
         if content_type is None or is_json(content_type) or not has_body(scope):
+            await next_app(scope, receive, send)
+            return
+        if is_form(content_type) and is_console_path(str(scope.get("path", ""))):
             await next_app(scope, receive, send)
             return
         refusal = error_response(

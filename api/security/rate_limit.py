@@ -1,6 +1,6 @@
 """Rate limits of the contract, enforced per class of endpoint.
 
-- ``auth``  (``/api/auth/...``): per client IP;
+- ``auth``  (``/api/auth/...`` and the console's ``/ui/login``): per client IP;
 - ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/schedules``, ``/api/workers``): per
   user or API key;
 - ``system`` (``/api/system/...``, ``/api/users``, ``/api/secrets``): per user or API key.
@@ -50,6 +50,8 @@ class Limits:
 def limit_class(template: str) -> str | None:
     """The class of a route's path template (``/api/tasks/{task_id:int}``), if it is limited."""
     first = template.strip("/").split("/")[:2]
+    if first == ["ui", "login"]:
+        return "auth"  # the console's sign-in is a login like /api/auth/login
     if first[:1] != ["api"] or len(first) < 2:
         return None
     if first[1] == "auth":

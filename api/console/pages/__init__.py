@@ -1,0 +1,1 @@
+"""The console's pages: one controller module per page (see CONSOLE_CONTRACT.md)."""
