@@ -45,6 +45,7 @@ from api.security.content_type import JsonBodiesOnly
 from api.security.headers import SecurityHeaders
 from api.security.rate_limit import Limits, RateLimiter
 from api.security.rate_limit_store import CounterStore, make_store
+from api.system.activity import ActivityReader
 from api.system.controller import SystemController, health, metrics
 from api.system.health import HealthProbe
 from api.system.stats import SystemReader
@@ -95,6 +96,7 @@ SERVICES = (
     "worker_reader",
     "health_probe",
     "system_reader",
+    "activity_reader",
     "metrics_exporter",
 )
 """What the lifespan puts on ``app.state``; handlers receive each under its name."""
@@ -265,6 +267,7 @@ async def _serve_monitoring(
     """Health, system statistics and ``/metrics`` (its database figures as a snapshot)."""
     state.health_probe = HealthProbe(reads, client)
     state.system_reader = SystemReader(reads)
+    state.activity_reader = ActivityReader(reads)
     collector = SchedulerCollector()
     snapshots = DatabaseSnapshots(
         create_sessionmaker(engine, read_only=True, one_snapshot=True),

@@ -148,3 +148,25 @@ async def run_stats(session: AsyncSession, worker_id: str, now: datetime) -> Wor
         last_7d=int(row[5]),
         last_completed=row[6],
     )
+
+
+async def finished_since_by_worker(
+    session: AsyncSession, worker_ids: list[str], since: datetime
+) -> dict[str, int]:
+    """Runs that ended at or after ``since`` per worker, for the workers named (one query).
+
+    Counts by final attempt's worker, like ``run_stats``; a worker without
+    such a run is absent.
+    """
+    if not worker_ids:
+        return {}
+    rows = await session.execute(
+        select(TaskRun.worker_id, func.count())
+        .where(
+            TaskRun.worker_id.in_(worker_ids),
+            TaskRun.completed_at >= since,
+            TaskRun.status.in_([s.value for s in TERMINAL_STATUSES]),
+        )
+        .group_by(TaskRun.worker_id)
+    )
+    return {str(worker_id): int(count) for worker_id, count in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +58,12 @@ class WorkerReader:
                 limit=page.page_size,
             )
         return page_of([worker_out(w, now, self._liveness) for w in rows], total, page)
+
+    async def finished_last_24h(self, worker_ids: Sequence[str]) -> dict[str, int]:
+        """Runs each named worker finished in the last 24 hours (absent: none)."""
+        since = datetime.now(UTC) - timedelta(hours=24)
+        async with self._sessions() as session:
+            return await workers.finished_since_by_worker(session, list(worker_ids), since)
 
     async def detail(self, worker_id: str) -> WorkerOut:
         async with self._sessions() as session:
