@@ -14,12 +14,19 @@ from api.console.access import provide_session_principal
 from api.console.errors import console_exception
 from api.console.forms import provide_form
 from api.console.pages.sign_in import HOME, SignInController
+from api.console.pages.system import SystemController
 from api.console.pages.tasks import TasksController
+from api.console.pages.workers import WorkersController
 from api.console.session import CONSOLE_PATH, STATIC_PATH
 
 STATIC = Path(__file__).parent / "static"
 
-PAGES: list[ControllerRouterHandler] = [SignInController, TasksController]
+PAGES: list[ControllerRouterHandler] = [
+    SignInController,
+    TasksController,
+    WorkersController,
+    SystemController,
+]
 """The console's controllers; a new page is one more entry (see CONSOLE_CONTRACT.md)."""
 
 
