@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import pytest
+
 from tests.helpers import Api, eventually
+
+# The queries deciding whether a dependency is met and which waiting runs a
+# completion wakes are held on both backends by tests/persistence/test_dependency_state.py;
+# these runs through the real workers and Temporal run once.
+pytestmark = pytest.mark.one_backend
 
 
 def at(value: str) -> datetime:
