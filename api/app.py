@@ -33,7 +33,7 @@ from api.console.templating import template_config
 from api.docs import docs_assets, docs_renderer
 from api.envelope import handle_exception
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
-from api.observability.metrics import HttpMetrics, MetricsExporter
+from api.observability.metrics import HttpMetrics, MetricsExporter, open_waits_gauge
 from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
 from api.openapi.document import ApiDocument
@@ -52,6 +52,7 @@ from api.system.stats import SystemReader
 from api.tasks.controller import TaskController, TaskRunController
 from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
+from api.tasks.run_wait import RunWaiter
 from api.tasks.service import TaskService
 from api.tasks.views import TaskViews
 from api.tasks.web_ui import WebUi
@@ -91,6 +92,7 @@ SERVICES = (
     "task_service",
     "secret_service",
     "task_reader",
+    "run_waiter",
     "fire_ledger",
     "task_views",
     "worker_reader",
@@ -245,13 +247,9 @@ def _serve_tasks(
         run_retention_days=settings.run_retention_days,
     )
     state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
-    state.task_reader = TaskReader(
-        reads,
-        schedules,
-        WebUi(settings.temporal_ui_url, settings.temporal_namespace),
-        state.fire_ledger,
-        state.task_views,
-    )
+    ui = WebUi(settings.temporal_ui_url, settings.temporal_namespace)
+    state.task_reader = TaskReader(reads, schedules, ui, state.fire_ledger, state.task_views)
+    state.run_waiter = RunWaiter(reads, client, ui)
     state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
 
 
@@ -280,10 +278,12 @@ async def _serve_monitoring(
         ),
     )
     registry.register(collector)
+    waits = open_waits_gauge(registry, state.run_waiter)
     state.metrics_exporter = MetricsExporter(registry, collector, snapshots)
     snapshots.start()
     try:
         yield
     finally:
         await snapshots.close()
+        registry.unregister(waits)
         registry.unregister(collector)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from api.observability.collector import DatabaseSnapshots, SchedulerCollector
 
@@ -32,6 +34,22 @@ class HttpMetrics:
         labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
         self._requests.labels(*labels).inc()
         self._latency.labels(*labels).observe(seconds)
+
+
+class CountsWaits(Protocol):
+    @property
+    def open(self) -> int: ...
+
+
+def open_waits_gauge(registry: CollectorRegistry, waiter: CountsWaits) -> Gauge:
+    """``scheduler_run_waits_open``: requests of this process holding for a run to end."""
+    gauge = Gauge(
+        "scheduler_run_waits_open",
+        "Requests of this API process waiting (?wait=) for a run to end",
+        registry=registry,
+    )
+    gauge.set_function(lambda: waiter.open)
+    return gauge
 
 
 class MetricsExporter:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, Parameter, QueryParameter
 
@@ -13,6 +14,7 @@ from api.auth.guards import requires
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.body import NO_NUL, StrictBody
+from api.disconnect import unless_disconnected
 from api.envelope import Envelope, ok
 from api.openapi.responses import error_responses
 from api.openapi.security import AUTHENTICATED
@@ -20,6 +22,7 @@ from api.pagination import Page, PageNumber, PageRequest, PageSize
 from api.schedules.schemas import BackfillIn, BackfillOut, TaskScheduleOut
 from api.tasks.fires import FireLedgerReader
 from api.tasks.reads import TaskReader
+from api.tasks.run_wait import MAX_WAIT_SECONDS, RunWaiter, Waited
 from api.tasks.schemas import (
     MAX_RUN_ID,
     MAX_TASK_ID,
@@ -57,6 +60,20 @@ IdempotencyKeyHeader = Annotated[
         pattern=r"^[\x21-\x7e]+$",
     ),
 ]
+WaitParam = Annotated[
+    int | None,
+    Parameter(
+        description="Hold the answer until the run is terminal or this many seconds pass "
+        "(then the header X-Run-Wait: timeout says the run is still open)",
+        ge=1,
+        le=MAX_WAIT_SECONDS,
+    ),
+]
+RUN_WAIT_HEADER = ResponseHeader(
+    name="X-Run-Wait",
+    description="`timeout` when `wait` was given and the run was still open when it passed",
+    documentation_only=True,
+)
 TRIGGERED = "Task triggered successfully"
 REPLAYED = "Task already triggered with this Idempotency-Key; nothing was started"
 
@@ -191,6 +208,7 @@ class TaskController(Controller):
         "/{task_id:int}/trigger",
         guards=WRITE,
         status_code=201,
+        response_headers=[RUN_WAIT_HEADER],
         responses={
             200: ResponseSpec(
                 Envelope[TriggerOut],
@@ -204,21 +222,27 @@ class TaskController(Controller):
     )
     async def trigger_task(
         self,
+        request: Request[Any, Any, Any],
         task_id: TaskIdParam,
         principal: Principal,
         task_service: TaskService,
+        run_waiter: RunWaiter,
         idempotency_key: IdempotencyKeyHeader = None,
+        wait: WaitParam = None,
     ) -> Response[Envelope[TriggerOut]]:
+        """With ``wait``, the answer also holds the run once it ended (or the time passed)."""
         triggered = await task_service.trigger(task_id, principal.name, idempotency_key)
-        if triggered.replayed:
-            return Response(
-                ok(TriggerOut(task_run_id=triggered.task_run_id, message=REPLAYED)),
-                status_code=200,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        return Response(
-            ok(TriggerOut(task_run_id=triggered.task_run_id, message=TRIGGERED)), status_code=201
+        answer = TriggerOut(
+            task_run_id=triggered.task_run_id, message=REPLAYED if triggered.replayed else TRIGGERED
         )
+        headers = {"Idempotent-Replayed": "true"} if triggered.replayed else {}
+        if wait is not None:
+            waited = await unless_disconnected(
+                request.receive, run_waiter.wait(triggered.task_run_id, wait)
+            )
+            answer.run = waited.run
+            headers.update(_wait_headers(waited))
+        return Response(ok(answer), status_code=200 if triggered.replayed else 201, headers=headers)
 
     @get(
         "/{task_id:int}/schedule",
@@ -308,9 +332,25 @@ class TaskRunController(Controller):
     tags = ["task runs"]
     security = AUTHENTICATED
 
-    @get("/{run_id:int}", guards=READ, responses=READ_ERRORS, summary="Get one task run")
-    async def get_run(self, run_id: RunIdParam, task_reader: TaskReader) -> Envelope[RunOut]:
-        return ok(await task_reader.run(run_id))
+    @get(
+        "/{run_id:int}",
+        guards=READ,
+        responses=READ_ERRORS,
+        response_headers=[RUN_WAIT_HEADER],
+        summary="Get one task run (with `wait`: once it has ended)",
+    )
+    async def get_run(
+        self,
+        request: Request[Any, Any, Any],
+        run_id: RunIdParam,
+        task_reader: TaskReader,
+        run_waiter: RunWaiter,
+        wait: WaitParam = None,
+    ) -> Response[Envelope[RunOut]]:
+        if wait is None:
+            return Response(ok(await task_reader.run(run_id)))
+        waited = await unless_disconnected(request.receive, run_waiter.wait(run_id, wait))
+        return Response(ok(waited.run), headers=_wait_headers(waited))
 
     @post(
         "/{run_id:int}/cancel",
@@ -324,3 +364,7 @@ class TaskRunController(Controller):
     ) -> Envelope[CancelOut]:
         await task_service.cancel_run(run_id, principal.name)
         return ok(CancelOut(task_run_id=run_id, message="Cancellation requested"))
+
+
+def _wait_headers(waited: Waited) -> dict[str, str]:
+    return {} if waited.finished else {"X-Run-Wait": "timeout"}

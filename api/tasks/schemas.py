@@ -203,9 +203,11 @@ class TaskDetail(msgspec.Struct):
     """The newest 20 status changes, newest first."""
 
 
-class TriggerOut(msgspec.Struct):
+class TriggerOut(msgspec.Struct, omit_defaults=True):
     task_run_id: int
     message: str
+    run: RunOut | None = None
+    """With ``?wait=``: the run as it was when the wait ended (absent without ``wait``)."""
 
 
 class CancelOut(msgspec.Struct):

@@ -1,0 +1,119 @@
+"""Waiting for a run to end: a long poll on its workflow in Temporal, then one mirror read.
+
+A run's workflow writes its final mirror row (``finish_run``) before it
+closes, so once Temporal reports the workflow closed, the row read next is
+final. The wait holds no database connection and makes no request of its own
+while the run goes on: it is one long poll of the workflow's close event
+(``WorkflowHandle.result``), which the server answers when the workflow
+closes (or re-arms every 20 s or so, which the SDK follows). Two cases fall
+back to a bounded re-read of the row, backing off to ``MAX_RECHECK_SECONDS``:
+
+- the workflow does not exist (yet): a trigger whose workflow is still to be
+  started, e.g. from an outbox, or Temporal unreachable;
+- the workflow closed and the row is still open: it was terminated in
+  Temporal, and the reconciler settles the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import run_not_found
+from api.tasks.schemas import RunOut
+from api.tasks.views import run_out
+from api.tasks.web_ui import WebUi
+from domain.statuses import RunStatus
+from persistence import runs
+from persistence.models import TaskRun
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_SECONDS = 300
+FIRST_RECHECK_SECONDS = 0.05
+MAX_RECHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Waited:
+    run: RunOut
+    finished: bool
+    """False: the time passed (or the client left) with the run still open."""
+
+
+class RunWaiter:
+    """Holds callers until a run is terminal or their time passes; counts the open waits."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], client: Client, ui: WebUi
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._ui = ui
+        self.open = 0
+        """Waits in progress in this process (the ``scheduler_run_waits_open`` gauge)."""
+
+    async def wait(self, run_id: int, seconds: float) -> Waited:
+        """The run once it is terminal, or as it is after ``seconds``.
+
+        404 ``TASK_RUN_NOT_FOUND`` when there is no such run (or it is deleted
+        while waited on). Cancelling the caller ends the wait at once.
+        """
+        deadline = time.monotonic() + seconds
+        run = await self._read(run_id)
+        if RunStatus(run.status).is_terminal:
+            return Waited(run_out(run, self._ui), finished=True)
+        self.open += 1
+        try:
+            run = await self._until_terminal(run, deadline)
+        finally:
+            self.open -= 1
+        return Waited(run_out(run, self._ui), finished=RunStatus(run.status).is_terminal)
+
+    async def _until_terminal(self, run: TaskRun, deadline: float) -> TaskRun:
+        recheck = FIRST_RECHECK_SECONDS
+        while True:
+            closed = await self._workflow_closed(run.workflow_id, deadline - time.monotonic())
+            run = await self._read(run.id)
+            if RunStatus(run.status).is_terminal or closed is None:
+                return run
+            # No workflow (yet), or one closed without a final row: look again soon.
+            pause = min(recheck, deadline - time.monotonic())
+            if pause <= 0:
+                return run
+            await asyncio.sleep(pause)
+            recheck = min(recheck * 2, MAX_RECHECK_SECONDS)
+            if time.monotonic() >= deadline:
+                return await self._read(run.id)
+
+    async def _workflow_closed(self, workflow_id: str, within: float) -> bool | None:
+        """True once the workflow has closed, False when it cannot be watched (not found,
+        Temporal unreachable), None when ``within`` seconds passed first."""
+        if within <= 0:
+            return None
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            async with asyncio.timeout(within):
+                await handle.result(follow_runs=True)
+        except TimeoutError:
+            return None
+        except WorkflowFailureError:
+            return True  # failed, cancelled or terminated: closed all the same
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                log.warning("cannot watch workflow %s in Temporal: %s", workflow_id, err)
+            return False
+        return True
+
+    async def _read(self, run_id: int) -> TaskRun:
+        async with self._sessions() as session:
+            run = await runs.get_run(session, run_id)
+        if run is None:
+            raise run_not_found(run_id)
+        return run
