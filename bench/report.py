@@ -64,15 +64,24 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def peak_rss_mib(pid: int) -> float | None:
-    """``VmHWM`` (peak resident set) of a live process, in MiB."""
+def _status_mib(pid: int, field: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """``VmHWM`` (peak resident set) of a live process, in MiB."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float | None:
+    """``VmRSS`` (resident set now) of a live process, in MiB."""
+    return _status_mib(pid, "VmRSS:")
 
 
 def cpu_seconds(pid: int) -> float:
