@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from litestar import Request, Response
 from litestar.types import Receive
 
 T = TypeVar("T")
+
+CLIENT_CLOSED_REQUEST = 499
+"""What proxies log for a client that hung up before the answer."""
 
 
 class ClientGone(Exception):
@@ -43,3 +47,9 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
         return working.result()
     await asyncio.gather(working, return_exceptions=True)
     raise ClientGone
+
+
+def client_gone(_request: Request[Any, Any, Any], _exc: ClientGone) -> Response[None]:
+    """The app's handler of :class:`ClientGone`: nothing reaches the client; the status is
+    for the request's log line and metrics."""
+    return Response(None, status_code=CLIENT_CLOSED_REQUEST)

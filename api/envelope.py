@@ -19,13 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 
 from api.body import body_required
-from api.disconnect import ClientGone
 from api.errors import ApiError, ErrorCode
 from api.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CLIENT_CLOSED_REQUEST = 499
 
 
 Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
@@ -124,16 +122,10 @@ def _value_the_database_refused(exc: Exception) -> bool:
     return False
 
 
-def handle_exception(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[ErrorEnvelope] | Response[None]:
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """Every failure leaves through here, framework-raised ones included."""
     if isinstance(exc, ApiError):
         return error_response(exc)
-    if isinstance(exc, ClientGone):
-        # Nothing reaches the client; the status is for the log line and metrics
-        # (499: "client closed request", as proxies log it).
-        return Response(None, status_code=CLIENT_CLOSED_REQUEST)
     if isinstance(exc, HTTPException):
         return error_response(_from_http_exception(exc))
     if _value_the_database_refused(exc):
