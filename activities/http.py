@@ -23,8 +23,8 @@ from temporalio import activity
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import ExecutionContext
 from activities.http_body import DecodingFailed, ResponseBody, UnsupportedEncoding
-from activities.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
 from domain import failures
+from domain.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
 from domain.parameters import HttpParameters, ParameterError
 from domain.secret_refs import text, texts
 from workflows.payloads import ExecuteTask, ExecutionResult

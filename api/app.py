@@ -56,7 +56,6 @@ from api.tasks.reads import TaskReader
 from api.tasks.run_wait import RunWaiter
 from api.tasks.service import TaskService
 from api.tasks.views import TaskViews
-from api.tasks.web_ui import WebUi
 from api.users.controller import UserController
 from api.users.service import UserService
 from api.workers.controller import WorkerController
@@ -69,6 +68,7 @@ from settings import Settings
 from workflows.client import connect
 from workflows.payload_codec import PayloadKeyRing, SigningCodec
 from workflows.schedules import schedule_manager
+from workflows.web_ui import WebUi
 
 ROUTES: list[ControllerRouterHandler] = [
     health,

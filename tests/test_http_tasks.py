@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from activities.net_guard import BlockedAddress, check_address
+from domain.net_guard import BlockedAddress, check_address
 from tests.conftest import Stack
 from tests.helpers import Api, assert_error
 from tests.http_server import BOMB_DECODED_BYTES, LocalServer, running_server

@@ -16,11 +16,11 @@ from api.schedules.schemas import TaskScheduleOut
 from api.tasks.fires import FireLedgerReader
 from api.tasks.schemas import RunOut, TaskDetail, TaskOut, TaskStatsOut
 from api.tasks.views import TaskViews, run_out, stats_out
-from api.tasks.web_ui import WebUi
 from domain.fire_times import DstPolicy
 from persistence import run_stats, runs, status_history, tasks
 from persistence.task_detail import TaskDetailQuery
 from workflows.schedules import ScheduleManager
+from workflows.web_ui import WebUi
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import run_not_found
 from api.tasks.schemas import RunOut
 from api.tasks.views import run_out
-from api.tasks.web_ui import WebUi
 from domain.statuses import RunStatus
 from persistence import runs
 from persistence.models import TaskRun
+from workflows.web_ui import WebUi
 
 log = logging.getLogger(__name__)
 

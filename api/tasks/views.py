@@ -13,7 +13,6 @@ from api.tasks.schemas import (
     TaskOut,
     TaskStatsOut,
 )
-from api.tasks.web_ui import WebUi
 from domain.fire_times import DstPolicy, fire_times
 from domain.tasks import OWN_FIELDS
 from persistence.models import Task, TaskRun
@@ -21,6 +20,7 @@ from persistence.run_stats import TaskStats
 from persistence.runs import RunRow
 from persistence.status_history import StatusChange
 from persistence.task_detail import TaskDetailRecord, TaskRow
+from workflows.web_ui import WebUi
 
 
 def next_run_at(task: Task | TaskRow, now: datetime) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Which addresses an HTTP task may reach, decided on the resolved address.
+"""Which addresses an HTTP task or a notification may reach, decided on the resolved address.
 
 Link-local and cloud metadata addresses are always refused (they hand out
 credentials of the machine the worker runs on); private, loopback and other
