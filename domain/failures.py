@@ -33,3 +33,10 @@ HTTP_TOO_MANY_REDIRECTS = "HttpTooManyRedirects"
 def run_ended(status: str) -> str:
     """The type of the error a run's workflow fails with when the run did not complete."""
     return f"Run{status}"
+
+
+NOTIFICATION_UNDELIVERABLE = "NotificationUndeliverable"
+"""A delivery that no retry can make: its channel is gone, unreadable or refused."""
+
+NOTIFICATION_REFUSED = "NotificationRefused"
+"""The receiver did not accept a delivery (no 2xx, a timeout, no connection): retried."""

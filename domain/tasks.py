@@ -34,6 +34,12 @@ class TaskDefinition:
     """None: the deployment's default (``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``)."""
     jitter_seconds: int = 0
     dst_policy: str = DstPolicy.CRON.value
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    """``[{"channel_id": int, "on": [event, ...]}]``: the channels each of its events goes to."""
+    late_after_seconds: int | None = None
+    """A scheduled fire not started this long after its time is ``late``; None: never."""
+    pause_after_failures: int | None = None
+    """Pause the task after this many consecutive scheduled runs failed; None: never."""
 
     def own_fields(self) -> dict[str, Any]:
         """Every field but ``dependencies``, which are edges to other tasks, not a value
@@ -51,6 +57,8 @@ class TaskDefinition:
             max_retries=self.max_retries,
             dependencies=list(self.dependencies),
             dependency_timeout_seconds=self.dependency_timeout_seconds or self.timeout_seconds,
+            notifications=[dict(item) for item in self.notifications],
+            pause_after_failures=self.pause_after_failures,
         )
 
 
@@ -75,9 +83,23 @@ class RunDefinition:
     dependencies: list[int] = field(default_factory=list)
     dependency_timeout_seconds: int = 0
     """How long the run waits for its dependencies (its task's setting, or its timeout)."""
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    """Where the run's events go (its task's subscriptions when the run began)."""
+    pause_after_failures: int | None = None
+
+    @property
+    def notifies(self) -> bool:
+        """Whether the run's end is looked at for notifications or an auto-pause."""
+        return bool(self.notifications) or self.pause_after_failures is not None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; the notification keys only when set, so the snapshots of
+        tasks without notifications keep the shape they always had."""
+        stored = asdict(self)
+        for key in _OMITTED_WHEN_UNSET:
+            if stored[key] in (None, []):
+                del stored[key]
+        return stored
 
     @classmethod
     def from_json(cls, stored: Mapping[str, Any]) -> RunDefinition:
@@ -87,6 +109,9 @@ class RunDefinition:
         if not snapshot.dependency_timeout_seconds:
             return replace(snapshot, dependency_timeout_seconds=snapshot.timeout_seconds)
         return snapshot
+
+
+_OMITTED_WHEN_UNSET = ("notifications", "pause_after_failures")
 
 
 @dataclass(frozen=True)
@@ -104,3 +129,5 @@ class ScheduledTask:
     """None: the deployment's default (``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``)."""
     jitter_seconds: int = 0
     dst_policy: DstPolicy = DstPolicy.CRON
+    paused_reason: str | None = None
+    """Why the scheduler paused the task itself; goes into the paused schedule's note."""

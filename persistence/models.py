@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -55,6 +56,14 @@ class Task(Base):
     """Null: the deployment's default, ``SCHEDULER_SCHEDULE_CATCHUP_WINDOW_SECONDS``."""
     jitter_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
     dst_policy: Mapped[str] = mapped_column(String(8), server_default="cron")
+    # Nullable without a default: a JSON server default differs per backend.
+    # The API writes it with every definition; null reads as [].
+    notifications: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """``[{"channel_id", "on": [events]}]``: where the task's events are sent."""
+    late_after_seconds: Mapped[int | None] = mapped_column(Integer)
+    pause_after_failures: Mapped[int | None] = mapped_column(Integer)
+    paused_reason: Mapped[str | None] = mapped_column(String(500))
+    """Why the scheduler paused the task itself (auto-pause); null otherwise."""
 
 
 class TaskDependency(Base):
@@ -225,5 +234,62 @@ class Secret(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationChannel(Base):
+    """Where notifications go: a webhook, a Slack incoming webhook or e-mail recipients.
+
+    ``config`` is what the API shows (secrets replaced by ``***``); the whole
+    configuration, secrets included, is sealed under the payload key
+    ``key_id`` in ``sealed_config``.
+    """
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(64))
+    sealed_config: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One event sent to one channel: its body, and how its attempts went."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel_id"),
+        Index("ix_notification_deliveries_task_run_id_id", "task_run_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(16))
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    task_run_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("task_runs.id", ondelete="CASCADE"),
+    )
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="SET NULL"), index=True
+    )
+    channel_type: Mapped[str] = mapped_column(String(16))
+    channel_name: Mapped[str] = mapped_column(String(255))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The event's data (the webhook body), fixed when the event was recorded."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    """The HTTP status of the last attempt (SMTP reply code for e-mail)."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    gave_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

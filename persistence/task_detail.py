@@ -43,6 +43,10 @@ class TaskRow:
     catchup_window_seconds: int | None
     jitter_seconds: int
     dst_policy: str
+    notifications: list[dict[str, Any]] | None
+    late_after_seconds: int | None
+    pause_after_failures: int | None
+    paused_reason: str | None
 
 
 TASK_FIELDS = tuple(field.name for field in fields(TaskRow))

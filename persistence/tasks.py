@@ -172,9 +172,9 @@ async def dependent_ids(session: AsyncSession, task_id: int) -> list[int]:
 
 def definition_of(task: object, dependencies: list[int]) -> TaskDefinition:
     """The definition a ``Task`` (or a row read with the same attribute names) holds."""
-    return TaskDefinition(
-        dependencies=dependencies, **{name: getattr(task, name) for name in OWN_FIELDS}
-    )
+    own = {name: getattr(task, name) for name in OWN_FIELDS}
+    own["notifications"] = own["notifications"] or []
+    return TaskDefinition(dependencies=dependencies, **own)
 
 
 def new_task(definition: TaskDefinition, now: datetime) -> Task:
@@ -202,6 +202,7 @@ def schedule_spec(task: Task) -> ScheduledTask:
         catchup_window_seconds=task.catchup_window_seconds,
         jitter_seconds=task.jitter_seconds,
         dst_policy=DstPolicy(task.dst_policy),
+        paused_reason=task.paused_reason,
     )
 
 

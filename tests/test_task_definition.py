@@ -43,6 +43,21 @@ def test_a_runs_snapshot_keeps_its_stored_json_shape() -> None:
     ]
 
 
+def test_a_snapshot_keeps_notifications_and_auto_pause_after_the_older_keys() -> None:
+    subscribed = TaskDefinition(
+        **{
+            **DEFINITION.own_fields(),
+            "dependencies": [],
+            "notifications": [{"channel_id": 3, "on": ["failure"]}],
+            "pause_after_failures": 3,
+        }
+    ).for_run()
+    stored = subscribed.to_json()
+    assert list(stored)[-2:] == ["notifications", "pause_after_failures"]
+    assert RunDefinition.from_json(stored) == subscribed
+    assert subscribed.notifies and not DEFINITION.for_run().notifies
+
+
 def test_snapshots_written_before_dependencies_existed_still_read() -> None:
     stored = {
         "name": "old",
@@ -65,4 +80,4 @@ def test_the_snapshot_round_trips_through_json() -> None:
 def test_own_fields_are_everything_but_the_dependency_edges() -> None:
     assert "dependencies" not in OWN_FIELDS
     assert set(DEFINITION.own_fields()) == set(OWN_FIELDS)
-    assert len(OWN_FIELDS) == 13
+    assert len(OWN_FIELDS) == 16

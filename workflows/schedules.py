@@ -101,7 +101,10 @@ def state_note(task: ScheduledTask, config: SchedulePolicyConfig) -> str:
     task (a process that died between updating the schedule and committing
     the task) without describing every schedule.
     """
-    reason = ACTIVE_NOTE if task.active else PAUSED_NOTE
+    if task.active:
+        reason = ACTIVE_NOTE
+    else:
+        reason = f"paused: {task.paused_reason}" if task.paused_reason else PAUSED_NOTE
     return f"{reason} (definition {definition_digest(task, config)})"
 
 

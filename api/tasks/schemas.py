@@ -54,6 +54,21 @@ OverlapPolicyName = Literal[
 DstPolicyName = Literal["cron", "strict"]
 Jitter = Annotated[int, msgspec.Meta(ge=0, le=3600)]
 RunStatusName = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]
+EventName = Literal["failure", "timeout", "recovery", "success", "late", "missed", "auto_paused"]
+"""What ``notifications[].on`` may list (``domain.notifications.SUBSCRIBABLE_EVENTS``)."""
+ChannelId = Annotated[int, msgspec.Meta(ge=1, le=MAX_TASK_ID)]
+LateAfter = Annotated[int, msgspec.Meta(ge=1, le=7 * 86400)]
+PauseAfter = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class Subscription(msgspec.Struct, forbid_unknown_fields=True):
+    """Send the task's events named in ``on`` to the notification channel ``channel_id``."""
+
+    channel_id: ChannelId
+    on: Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=7)]
+
+
+Subscriptions = Annotated[list[Subscription], msgspec.Meta(max_length=20)]
 
 
 class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +89,11 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     """Null: the deployment's default. Bounds are checked by the service (Temporal's floor)."""
     jitter_seconds: Jitter = 0
     dst_policy: DstPolicyName = "cron"
+    notifications: Subscriptions = msgspec.field(default_factory=list)
+    late_after_seconds: LateAfter | None = None
+    """A scheduled fire not started this long after its time sends ``late``; null: never."""
+    pause_after_failures: PauseAfter | None = None
+    """Pause the task after this many consecutive failed scheduled runs; null: never."""
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,6 +113,9 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
     catchup_window_seconds: int | UnsetType | None = UNSET
     jitter_seconds: Jitter | UnsetType = UNSET
     dst_policy: DstPolicyName | UnsetType = UNSET
+    notifications: Subscriptions | UnsetType = UNSET
+    late_after_seconds: LateAfter | UnsetType | None = UNSET
+    pause_after_failures: PauseAfter | UnsetType | None = UNSET
 
 
 class TaskOut(msgspec.Struct):
@@ -115,6 +138,11 @@ class TaskOut(msgspec.Struct):
     dst_policy: str
     next_run_at: UtcDateTime | None
     """The next fire time (DST policy applied, jitter not); null while Inactive."""
+    notifications: list[Subscription]
+    late_after_seconds: int | None
+    pause_after_failures: int | None
+    paused_reason: str | None
+    """Why the scheduler paused the task (auto-pause); null otherwise, and cleared on resume."""
 
 
 class RunOut(msgspec.Struct):
@@ -197,6 +225,11 @@ class TaskDetail(msgspec.Struct):
     dst_policy: str
     next_run_at: UtcDateTime | None
     """The next fire time (DST policy applied, jitter not); null while Inactive."""
+    notifications: list[Subscription]
+    late_after_seconds: int | None
+    pause_after_failures: int | None
+    paused_reason: str | None
+    """Why the scheduler paused the task (auto-pause); null otherwise, and cleared on resume."""
     recent_runs: list[RunOut]
     execution_stats: ExecutionStats
     status_history: list[StatusChangeOut]

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -26,8 +27,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.schedules.rules import check_aware, check_schedule, check_timezone, invalid_schedule
 from api.schedules.schemas import BackfillIn
-from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelector, TaskWrite
+from api.tasks.schemas import (
+    BulkFailure,
+    BulkStatusOut,
+    Subscription,
+    TaskPatch,
+    TaskSelector,
+    TaskWrite,
+)
 from domain.fire_times import fire_times
+from domain.notifications import SUBSCRIBABLE_EVENTS
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from domain.schedule_policy import (
     MAX_CATCHUP_WINDOW_SECONDS,
@@ -37,7 +46,15 @@ from domain.schedule_policy import (
 from domain.secret_refs import references
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
-from persistence import backfills, idempotency, runs, secret_store, status_history, tasks
+from persistence import (
+    backfills,
+    idempotency,
+    notification_store,
+    runs,
+    secret_store,
+    status_history,
+    tasks,
+)
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows import search_attributes
@@ -99,6 +116,7 @@ class TaskService:
             schedule=" ".join(body.schedule.split()),
             parameters=parameters,
             dependencies=sorted(set(body.dependencies)),
+            notifications=canonical_subscriptions(body.notifications),
         )
         return TaskDefinition(**msgspec.structs.asdict(canonical))
 
@@ -118,6 +136,19 @@ class TaskService:
         for field, name in found:
             if name in missing:
                 raise validation_error(field, f"unknown secret {name!r}; create it first")
+
+    async def _check_channels(self, session: AsyncSession, definition: TaskDefinition) -> None:
+        """Every channel the task subscribes to exists; else 422 naming the entry."""
+        wanted = [item["channel_id"] for item in definition.notifications]
+        missing = set(await notification_store.missing_channels(session, wanted))
+        for index, channel_id in enumerate(wanted):
+            if channel_id in missing:
+                raise ApiError(
+                    422,
+                    ErrorCode.VALIDATION_ERROR,
+                    f"notifications[{index}].channel_id: unknown notification channel {channel_id}",
+                    {"field": f"notifications[{index}].channel_id", "missing": sorted(missing)},
+                )
 
     async def _check_dependencies(
         self, session: AsyncSession, task_id: int | None, dependencies: list[int]
@@ -185,6 +216,7 @@ class TaskService:
         async with self._sessions() as session:
             await self._check_name(session, definition.name, None)
             await self._check_secrets(session, definition)
+            await self._check_channels(session, definition)
             await self._check_dependencies(session, None, definition.dependencies)
             now = datetime.now(UTC)
             task = tasks.new_task(definition, now)
@@ -244,12 +276,14 @@ class TaskService:
             definition = new_definition(tasks.definition_of(task, current_deps))
             await self._check_name(session, definition.name, task_id)
             await self._check_secrets(session, definition)
+            await self._check_channels(session, definition)
             await self._check_dependencies(session, task_id, definition.dependencies)
             now = datetime.now(UTC)
             if definition.status != task.status:
                 await status_history.record(
                     session, task_id, definition.status, now, changed_by, via
                 )
+                task.paused_reason = None
             tasks.write_definition(task, definition, now)
             await self._flush_unique(session, task.name)
             if definition.dependencies != current_deps:
@@ -315,6 +349,7 @@ class TaskService:
             before = tasks.schedule_spec(task)
             now = datetime.now(UTC)
             task.status = status
+            task.paused_reason = None
             task.updated_at = now
             await status_history.record(session, task_id, status, now, changed_by, "bulk")
             await session.flush()
@@ -486,6 +521,31 @@ class TaskService:
                 raise _finished(run) from err
             raise
         return run
+
+
+def canonical_subscriptions(items: list[Subscription] | list[dict[str, Any]]) -> list[Any]:
+    """Subscriptions as stored: ``{"channel_id", "on"}`` with each event once, in the
+    order of ``domain.notifications.SUBSCRIBABLE_EVENTS``; a channel listed twice is a 422."""
+    stored: list[Any] = []
+    seen: set[int] = set()
+    for index, item in enumerate(items):
+        subscription = (
+            item if isinstance(item, Subscription) else msgspec.convert(item, Subscription)
+        )
+        if subscription.channel_id in seen:
+            raise validation_error(
+                f"notifications[{index}].channel_id",
+                f"channel {subscription.channel_id} is listed twice; give it one entry",
+            )
+        seen.add(subscription.channel_id)
+        on = set(subscription.on)
+        stored.append(
+            {
+                "channel_id": subscription.channel_id,
+                "on": [event for event in SUBSCRIBABLE_EVENTS if event in on],
+            }
+        )
+    return stored
 
 
 @dataclass(frozen=True, slots=True)

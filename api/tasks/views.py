@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
+
 from api.tasks.schemas import (
     ExecutionStats,
     RunOut,
     StatusChangeOut,
+    Subscription,
     TaskDetail,
     TaskOut,
     TaskStatsOut,
@@ -55,6 +58,7 @@ def task_out(
     own = {name: getattr(task, name) for name in OWN_FIELDS}
     if own["catchup_window_seconds"] is None:
         own["catchup_window_seconds"] = default_catchup_window_seconds
+    own["notifications"] = msgspec.convert(own["notifications"] or [], list[Subscription])
     return TaskOut(
         id=task.id,
         **own,
@@ -62,6 +66,7 @@ def task_out(
         created_at=task.created_at,
         updated_at=task.updated_at,
         next_run_at=next_run_at(task, datetime.now(UTC)),
+        paused_reason=task.paused_reason,
     )
 
 
