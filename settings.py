@@ -64,8 +64,11 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
 
 
 def _limit(env: Mapping[str, str], name: str) -> int | None:
@@ -207,7 +210,7 @@ def _read(spec: _EnvSpec, kind: object, env: Mapping[str, str], default: Any) ->
     if spec.env_default is not None and not env.get(spec.env, "").strip():
         return spec.env_default()
     if kind is bool:
-        return _bool(env, spec.env)
+        return _bool(env, spec.env, default)
     if kind is int:
         return _int(env, spec.env, default, int(spec.minimum))
     if kind == int | None:
@@ -336,6 +339,20 @@ class Settings:
     payload_accept_unsigned_until: datetime | None = None
     """Upgrade window (``SCHEDULER_PAYLOAD_ACCEPT_UNSIGNED_UNTIL``): until then unsigned
     payloads are accepted, with a warning."""
+    notify_retry_hours: float = setting("SCHEDULER_NOTIFY_RETRY_HOURS", 24.0, minimum=0.001)
+    notify_retry_initial_interval_seconds: float = setting(
+        "SCHEDULER_NOTIFY_RETRY_INITIAL_INTERVAL_SECONDS", 5.0, minimum=0.1
+    )
+    notify_retry_maximum_interval_seconds: float = setting(
+        "SCHEDULER_NOTIFY_RETRY_MAXIMUM_INTERVAL_SECONDS", 600.0, minimum=0.1
+    )
+    smtp_host: str = setting("SCHEDULER_SMTP_HOST", "")
+    """Empty: no e-mail channels."""
+    smtp_port: int = setting("SCHEDULER_SMTP_PORT", 587, minimum=1)
+    smtp_username: str = setting("SCHEDULER_SMTP_USERNAME", "")
+    smtp_password: str = setting("SCHEDULER_SMTP_PASSWORD", "", secret=True)
+    smtp_from: str = setting("SCHEDULER_SMTP_FROM", "scheduler@localhost")
+    smtp_starttls: bool = setting("SCHEDULER_SMTP_STARTTLS", True)
     temporal_tls_ca: str = setting("TEMPORAL_TLS_CA", "")
     temporal_tls_cert: str = setting("TEMPORAL_TLS_CERT", "")
     temporal_tls_key: str = setting("TEMPORAL_TLS_KEY", "")
@@ -350,6 +367,11 @@ class Settings:
             allowed_interpreters=self.allowed_interpreters,
             allow_loader_env=self.allow_loader_env,
         )
+
+    @property
+    def api_url(self) -> str:
+        """Where notifications link to: ``SCHEDULER_PUBLIC_URL``, else the bind address."""
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def orchestrator_queue(self) -> str:

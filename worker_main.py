@@ -23,7 +23,7 @@ from persistence.migrate import migrate
 from processes.identity import IdentityRefused, task_identity
 from settings import Settings
 from worker.executors import ExecutorHost
-from worker.orchestrator import orchestrator_worker, reconciler
+from worker.orchestrator import notifier, orchestrator_worker, reconciler
 from worker.registry import WorkerRegistration
 from workflows.client import connect
 
@@ -115,8 +115,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
     workers: list[Worker] = []
     background: list[Coroutine[Any, Any, None]] = []
-    if args.orchestrator:
-        workers.append(await orchestrator_worker(client, settings, mirror))
+    notifications = notifier(sessions, client, settings) if args.orchestrator else None
+    if notifications is not None:
+        workers.append(await orchestrator_worker(client, settings, mirror, notifications))
         background.append(
             reconciler(sessions, client, settings).run_forever(
                 settings.reconcile_interval_seconds, stop
@@ -144,6 +145,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await registration.mark_down()
     if host is not None:
         await host.close()
+    if notifications is not None:
+        await notifications.close()
     if crashed is not None:
         raise crashed
     await engine.dispose()

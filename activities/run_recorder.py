@@ -105,6 +105,7 @@ class RunRecorder(RunMirror):
                 dependency_recheck_seconds=self._settings.dependency_recheck_seconds,
                 lost_attempt_retries=self._settings.lost_attempt_retries,
                 dispatched=run.status != RunStatus.PENDING,
+                notifies=definition.notifies,
             )
 
     @activity.defn(name="mark_dispatched")

@@ -1,4 +1,5 @@
-"""The orchestrator side of a worker process: TaskRunWorkflow, its mirror writes, the reconciler."""
+"""The orchestrator side of a worker process: TaskRunWorkflow, its mirror writes, the
+notification workflows and their activities, the reconciler."""
 
 from __future__ import annotations
 
@@ -8,16 +9,50 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
+from activities.notification_senders import Senders, SmtpServer
+from activities.notifier import Notifier
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
+from persistence.secret_sealing import SecretSealer
 from settings import Settings
 from workflows.client import register_search_attributes
+from workflows.notify import NotifyWorkflow, RunEndedWorkflow
 from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow
 
 
+def smtp_server(settings: Settings) -> SmtpServer | None:
+    """The SMTP server e-mail channels send through; None without ``SCHEDULER_SMTP_HOST``."""
+    if not settings.smtp_host:
+        return None
+    return SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        sender=settings.smtp_from,
+        starttls=settings.smtp_starttls,
+    )
+
+
+def notifier(
+    sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+) -> Notifier:
+    """The notification activities, with this deployment's senders and schedules."""
+    return Notifier(
+        sessions,
+        settings,
+        schedule_manager(client, settings),
+        SecretSealer(settings.payload_keys),
+        Senders(block_private=settings.http_block_private, smtp=smtp_server(settings)),
+    )
+
+
 async def orchestrator_worker(
-    client: Client, settings: Settings, mirror: async_sessionmaker[AsyncSession]
+    client: Client,
+    settings: Settings,
+    mirror: async_sessionmaker[AsyncSession],
+    notifications: Notifier,
 ) -> Worker:
     """The Temporal worker on the orchestrator queue; registers the search attributes first."""
     await register_search_attributes(client)
@@ -25,7 +60,7 @@ async def orchestrator_worker(
     return Worker(
         client,
         task_queue=settings.orchestrator_queue,
-        workflows=[TaskRunWorkflow],
+        workflows=[TaskRunWorkflow, RunEndedWorkflow, NotifyWorkflow],
         # The sandbox re-imported the workflow module for every run, a quarter
         # of the orchestrator's CPU per run. The workflow is small and fixed;
         # tests/test_replay.py and tests/test_replay_recorded.py replay real
@@ -37,6 +72,10 @@ async def orchestrator_worker(
             recorder.finish_run,
             recorder.check_dependencies,
             recorder.notify_dependents,
+            notifications.evaluate_run_end,
+            notifications.prepare_deliveries,
+            notifications.deliver_notification,
+            notifications.give_up_delivery,
         ],
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_drain_seconds),
         # A minute boundary starts every task on that cron at once; a fixed

@@ -54,6 +54,8 @@ class RunPlan:
     lost_attempt_retries: int = 2
     dispatched: bool = False
     """begin_run already marked the run Dispatched (it has no dependencies)."""
+    notifies: bool = False
+    """The run's end is to be looked at for notifications and auto-pause (``RunEndedWorkflow``)."""
 
 
 @dataclass

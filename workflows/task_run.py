@@ -22,16 +22,19 @@ from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
     TimeoutType,
+    WorkflowAlreadyStartedError,
 )
 from temporalio.exceptions import (
     TimeoutError as TemporalTimeoutError,
 )
-from temporalio.workflow import ActivityCancellationType
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import failures
     from domain.statuses import RunStatus
     from workflows import executors
+    from workflows.notify import RunEndedWorkflow, run_ended_workflow_id
+    from workflows.notify_payloads import RunEnded
     from workflows.payloads import (
         BeginRun,
         DependencyCheck,
@@ -62,6 +65,10 @@ NON_RETRYABLE_EXECUTOR_ERRORS = [failures.INVALID_PARAMETERS]
 # Patch id: finish_run itself wakes the runs waiting on a completed task (one
 # local activity fewer per run); older histories keep their separate step.
 FINISH_NOTIFIES = "finish-run-notifies-dependents"
+
+# Patch id: a run whose task has notifications or an auto-pause hands its end
+# to a RunEndedWorkflow; histories recorded before that do not.
+HANDS_OVER_END = "run-ended-workflow"
 
 
 def _scheduled_at(info: workflow.Info) -> datetime:
@@ -148,6 +155,8 @@ class TaskRunWorkflow:
             await self._finish(self._ended(plan, RunStatus.FAILED, "cancelled in Temporal"))
             raise
         await self._finish(finish)
+        if plan.notifies and workflow.patched(HANDS_OVER_END):
+            await self._hand_over_end(plan, finish)
         if finish.status == RunStatus.COMPLETED:
             if not workflow.patched(FINISH_NOTIFIES):
                 # Runs started before finish_run woke dependents itself replay this step.
@@ -329,6 +338,23 @@ class TaskRunWorkflow:
         else:
             finish.error_message = str(cause or err)
         return finish
+
+    async def _hand_over_end(self, plan: RunPlan, finish: FinishRun) -> None:
+        """Start the run's ``RunEndedWorkflow`` and leave it: the run is recorded and its
+        dependents woken already, and no receiver can hold this workflow open."""
+        # A duplicate start of this run (its row was finished by the first) finds it started.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                RunEndedWorkflow.run,
+                RunEnded(
+                    task_id=plan.task_id,
+                    task_run_id=plan.task_run_id,
+                    status=finish.status,
+                    completed_at=finish.completed_at,
+                ),
+                id=run_ended_workflow_id(plan.task_run_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
 
     async def _finish(self, finish: FinishRun) -> None:
         await workflow.execute_local_activity_method(
