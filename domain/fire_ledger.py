@@ -42,6 +42,7 @@ class FiredRun:
 
     id: int
     status: str
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,21 @@ def _without_run(
     if at + policy.settle > now:
         return FireOutcome.UPCOMING
     return FireOutcome.MISSED
+
+
+def late(entries: Sequence[LedgerEntry], late_after: timedelta) -> list[datetime]:
+    """The fire times among ``entries`` that had not started ``late_after`` past their time.
+
+    ``entries`` must be classified at least ``late_after`` after each fire. A
+    fire is late when its run started after that, or has not started (waiting
+    to be picked up, buffered behind an open run, or no run at all yet);
+    fires the task's pause or overlap policy skipped are never late.
+    """
+    found = []
+    for entry in entries:
+        if entry.outcome in (FireOutcome.SKIPPED_PAUSED, FireOutcome.SKIPPED_OVERLAP):
+            continue
+        started = entry.run.started_at if entry.run is not None else None
+        if started is None or started > entry.at + late_after:
+            found.append(entry.at)
+    return found

@@ -1,23 +1,58 @@
 """What the fire ledger reads: runs at fire times, open spans of schedule-started
-runs, status changes; for one task or many in one statement each."""
+runs, status changes; for one task or many in one statement each. And the
+ledger's entries of many tasks' fires at once (the periodic checks)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.fire_ledger import OVERLAP_GRACE, FiredRun, OpenSpan
+from domain.fire_ledger import (
+    OVERLAP_GRACE,
+    FiredRun,
+    LedgerEntry,
+    LedgerPolicy,
+    OpenSpan,
+    classify,
+)
+from domain.fire_times import DstPolicy, fire_times
 from domain.statuses import RunTrigger
-from persistence.models import TaskRun, TaskStatusChange
+from persistence.models import Task, TaskRun, TaskStatusChange
 
 _RUNS = TaskRun.metadata.tables[TaskRun.__tablename__]
 _CHANGES = TaskStatusChange.metadata.tables[TaskStatusChange.__tablename__]
 # Runs the schedule started: Temporal's overlap policy sees these, not manual runs.
 _FROM_SCHEDULE = (RunTrigger.SCHEDULE.value, RunTrigger.BACKFILL.value)
+
+
+def ledger_policy(task: Task, default_catchup_seconds: int) -> LedgerPolicy:
+    """The parts of the task's schedule policy the ledger's rule weighs."""
+    return LedgerPolicy(
+        overlap_policy=task.overlap_policy,
+        catchup_window=timedelta(seconds=task.catchup_window_seconds or default_catchup_seconds),
+        jitter=timedelta(seconds=task.jitter_seconds),
+    )
+
+
+def dst_policy_of(task: Task) -> DstPolicy:
+    return DstPolicy(task.dst_policy)
+
+
+def fires_between(task: Task, after: datetime, until: datetime) -> list[datetime]:
+    """The task's fire times in ``(after, until]``, none before it was created."""
+    after = max(after, task.created_at)
+    if after >= until:
+        return []
+    return [
+        fire.at
+        for fire in fire_times(
+            task.schedule, task.timezone, dst_policy_of(task), after=after, until=until
+        )
+    ]
 
 
 async def runs_at(
@@ -26,15 +61,17 @@ async def runs_at(
     """Per task, its schedule-started runs by ``scheduled_at`` in ``(after, until]``."""
     found: dict[int, dict[datetime, FiredRun]] = defaultdict(dict)
     rows = await session.execute(
-        select(_RUNS.c.task_id, _RUNS.c.scheduled_at, _RUNS.c.id, _RUNS.c.status).where(
+        select(
+            _RUNS.c.task_id, _RUNS.c.scheduled_at, _RUNS.c.id, _RUNS.c.status, _RUNS.c.started_at
+        ).where(
             _RUNS.c.task_id.in_(list(task_ids)),
             _RUNS.c.scheduled_at > after,
             _RUNS.c.scheduled_at <= until,
             _RUNS.c.trigger.in_(_FROM_SCHEDULE),
         )
     )
-    for task_id, scheduled_at, run_id, status in rows:
-        found[task_id].setdefault(scheduled_at, FiredRun(run_id, status))
+    for task_id, scheduled_at, run_id, status, started_at in rows:
+        found[task_id].setdefault(scheduled_at, FiredRun(run_id, status, started_at))
     return found
 
 
@@ -69,3 +106,32 @@ async def status_changes(
     for task_id, changed_at, status in rows:
         found[task_id].append((changed_at, status))
     return found
+
+
+async def entries_of(
+    session: AsyncSession,
+    due: Mapping[int, tuple[LedgerPolicy, Sequence[datetime]]],
+    now: datetime,
+) -> dict[int, list[LedgerEntry]]:
+    """Per task, the ledger's entries at ``now`` of the fire times given with its
+    policy (oldest first); one statement per kind of fact for all the tasks."""
+    wanted = {task_id: fires for task_id, fires in due.items() if fires[1]}
+    if not wanted:
+        return {}
+    first = min(fires[0] for _, fires in wanted.values()) - timedelta(seconds=1)
+    last = max(fires[-1] for _, fires in wanted.values())
+    ids = list(wanted)
+    runs = await runs_at(session, ids, first, last)
+    spans = await open_spans(session, ids, first, last)
+    changes = await status_changes(session, ids, last)
+    return {
+        task_id: classify(
+            fires,
+            runs.get(task_id, {}),
+            spans.get(task_id, []),
+            changes.get(task_id, []),
+            policy,
+            now,
+        )
+        for task_id, (policy, fires) in wanted.items()
+    }

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.fire_ledger import FiredRun, FireOutcome, LedgerPolicy, OpenSpan, classify
+from domain.fire_ledger import FiredRun, FireOutcome, LedgerPolicy, OpenSpan, classify, late
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -112,3 +112,16 @@ def test_a_run_wins_over_every_other_rule() -> None:
             status_changes=[(T0 - MINUTE, "Inactive")],
         )
     ) == {"ran"}
+
+
+def test_a_fire_is_late_unless_its_run_started_in_time_or_it_was_skipped() -> None:
+    wait = timedelta(seconds=30)
+    runs = {
+        FIRES[0]: FiredRun(1, "Running", FIRES[0] + timedelta(seconds=30)),  # just in time
+        FIRES[1]: FiredRun(2, "Running", FIRES[1] + timedelta(seconds=31)),  # started late
+        FIRES[2]: FiredRun(3, "Dispatched"),  # not started yet
+    }
+    paused_from_fire_4 = [(T0 - MINUTE, "Active"), (FIRES[4] - timedelta(seconds=1), "Inactive")]
+    entries = classify(FIRES, runs, [], paused_from_fire_4, _policy(), NOW)
+    # FIRES[3] has no run (missed by now, late too); FIRES[4] was paused.
+    assert late(entries, wait) == [FIRES[1], FIRES[2], FIRES[3]]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.tasks.fires import dst_policy_of, ledger_policy
-from domain.fire_ledger import FireOutcome, classify
-from domain.fire_times import fire_times
+from domain.fire_ledger import FireOutcome, LedgerPolicy
 from persistence import fire_ledger
+from persistence.fire_ledger import fires_between, ledger_policy
 from persistence.models import Task
 
 
@@ -41,39 +39,13 @@ class MissedFireTally:
         if now - self._checked_at < self._check_every:
             return self.total
         since = self._checked_at
-        windows: dict[int, tuple[Task, list[datetime]]] = {}
+        due: dict[int, tuple[LedgerPolicy, list[datetime]]] = {}
         for task in await session.scalars(select(Task)):
-            settle = ledger_policy(task, self._catchup).settle
-            after, until = max(since - settle, task.created_at), now - settle
-            if after >= until:
-                continue
-            due = [
-                fire.at
-                for fire in fire_times(
-                    task.schedule, task.timezone, dst_policy_of(task), after=after, until=until
-                )
-            ]
-            if due:
-                windows[task.id] = (task, due)
-        if windows:
-            first = min(due[0] for _, due in windows.values()) - timedelta(seconds=1)
-            last = max(due[-1] for _, due in windows.values())
-            ids = list(windows)
-            runs = await fire_ledger.runs_at(session, ids, first, last)
-            spans = await fire_ledger.open_spans(session, ids, first, last)
-            changes = await fire_ledger.status_changes(session, ids, last)
-            missed: dict[int, int] = defaultdict(int)
-            for task_id, (task, due) in windows.items():
-                for entry in classify(
-                    due,
-                    runs.get(task_id, {}),
-                    spans.get(task_id, []),
-                    changes.get(task_id, []),
-                    ledger_policy(task, self._catchup),
-                    now,
-                ):
-                    if entry.outcome is FireOutcome.MISSED:
-                        missed[task_id] += 1
-            self.total += sum(missed.values())
+            policy = ledger_policy(task, self._catchup)
+            due[task.id] = (policy, fires_between(task, since - policy.settle, now - policy.settle))
+        entries = await fire_ledger.entries_of(session, due, now)
+        self.total += sum(
+            entry.outcome is FireOutcome.MISSED for found in entries.values() for entry in found
+        )
         self._checked_at = now
         return self.total

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import task_not_found, validation_error
 from api.tasks.schemas import FireOut, FiresOut, FireSummary
-from domain.fire_ledger import FireOutcome, LedgerEntry, LedgerPolicy, classify
-from domain.fire_times import DstPolicy, FireTime, fire_times
+from domain.fire_ledger import FireOutcome, LedgerEntry, classify
+from domain.fire_times import FireTime, fire_times
 from persistence import fire_ledger, tasks
+from persistence.fire_ledger import dst_policy_of, ledger_policy
 from persistence.models import Task
 
 MAX_RANGE = timedelta(days=7)
@@ -25,19 +26,6 @@ _INCLUSIVE = timedelta(seconds=1)
 class Ledger:
     fires: list[FireTime]
     entries: list[LedgerEntry]
-
-
-def ledger_policy(task: Task, default_catchup_seconds: int) -> LedgerPolicy:
-    """The parts of the task's schedule policy the ledger's rule weighs."""
-    return LedgerPolicy(
-        overlap_policy=task.overlap_policy,
-        catchup_window=timedelta(seconds=task.catchup_window_seconds or default_catchup_seconds),
-        jitter=timedelta(seconds=task.jitter_seconds),
-    )
-
-
-def dst_policy_of(task: Task) -> DstPolicy:
-    return DstPolicy(task.dst_policy)
 
 
 async def task_ledger(
