@@ -39,12 +39,24 @@ SMOKE: dict[str, list[str]] = {
         "httpx",
     ],
     "schedule_scale": ["--tasks", "20", "--concurrency", "4"],
+    "console_tasks": [
+        "--small-tasks",
+        "2",
+        "--tasks",
+        "30",
+        "--runs-per-task",
+        "2",
+        "--requests",
+        "2",
+    ],
 }
+POSTGRES_ONLY = frozenset({"api_history", "console_tasks"})
+"""Benchmarks that seed with Postgres COPY."""
 
 
 def backend_arguments(name: str) -> list[str]:
-    """Postgres where the suite has one (and always for api_history), else SQLite."""
-    if name == "api_history" or os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip():
+    """Postgres where the suite has one (and always for ``POSTGRES_ONLY``), else SQLite."""
+    if name in POSTGRES_ONLY or os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip():
         return ["--backend", "postgres"]
     return ["--backend", "sqlite"]
 

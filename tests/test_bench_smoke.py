@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.smoke import SMOKE, backend_arguments
+from bench.smoke import POSTGRES_ONLY, SMOKE, backend_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", list(SMOKE))
 def test_benchmark_runs_and_prints_its_figures(name: str, tmp_path: Path) -> None:
-    if name == "api_history" and not os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip():
-        pytest.skip("api_history seeds Postgres: set SCHEDULER_TEST_DATABASE_URL")
+    if name in POSTGRES_ONLY and not os.environ.get("SCHEDULER_TEST_DATABASE_URL", "").strip():
+        pytest.skip(f"{name} seeds Postgres: set SCHEDULER_TEST_DATABASE_URL")
     completed = subprocess.run(
         [
             sys.executable,
