@@ -316,6 +316,13 @@ class Settings:
     reconcile_interval_seconds: float = setting(
         "SCHEDULER_RECONCILE_INTERVAL_SECONDS", 30.0, minimum=1.0
     )
+    outbox_start_timeout_seconds: float = setting(
+        "SCHEDULER_OUTBOX_START_TIMEOUT_SECONDS", 2.0, minimum=0.1
+    )
+    """How long a trigger waits for Temporal to start its run before leaving it to the relay."""
+    outbox_relay_interval_seconds: float = setting(
+        "SCHEDULER_OUTBOX_RELAY_INTERVAL_SECONDS", 1.0, minimum=0.1
+    )
     reconcile_settle_seconds: float = setting(
         "SCHEDULER_RECONCILE_SETTLE_SECONDS", 30.0, minimum=1.0
     )

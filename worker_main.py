@@ -23,7 +23,7 @@ from persistence.migrate import migrate
 from processes.identity import IdentityRefused, task_identity
 from settings import Settings
 from worker.executors import ExecutorHost
-from worker.orchestrator import notifier, orchestrator_worker, reconciler
+from worker.orchestrator import notifier, orchestrator_worker, outbox_relay, reconciler
 from worker.registry import WorkerRegistration
 from workflows.client import connect
 
@@ -121,6 +121,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         background.append(
             reconciler(sessions, client, settings).run_forever(
                 settings.reconcile_interval_seconds, stop
+            )
+        )
+        background.append(
+            outbox_relay(sessions, client, settings).run_forever(
+                settings.outbox_relay_interval_seconds, stop
             )
         )
     host: ExecutorHost | None = None

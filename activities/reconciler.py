@@ -136,6 +136,8 @@ class Reconciler:
             except RPCError as err:
                 if err.status != RPCStatusCode.NOT_FOUND:
                     raise
+                # Runs still waiting for their start are not candidates: this
+                # workflow was deleted in Temporal by hand.
                 status, reason = RunStatus.FAILED, "workflow not found in Temporal"
             else:
                 if described.status is None or described.status not in CLOSED_REASONS:

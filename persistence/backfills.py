@@ -15,22 +15,26 @@ _BACKFILLS = TaskBackfill.metadata.tables[TaskBackfill.__tablename__]
 
 async def record_backfill(
     session: AsyncSession, task_id: int, start: datetime, end: datetime, requested_by: str
-) -> None:
+) -> int:
     """Write down that ``requested_by`` backfills ``task_id`` over ``[start, end]``.
 
     Record it in the transaction that asks Temporal for the backfill, before
     the call: the runs it starts then find the record when they begin.
-    The caller commits.
+    Returns the record's id; the caller commits.
     """
-    await session.execute(
-        insert(_BACKFILLS).values(
+    inserted = await session.execute(
+        insert(_BACKFILLS)
+        .values(
             task_id=task_id,
             start_at=start,
             end_at=end,
             requested_by=requested_by,
             requested_at=utcnow(),
         )
+        .returning(_BACKFILLS.c.id)
     )
+    backfill_id: int = inserted.scalar_one()
+    return backfill_id
 
 
 def _covering(

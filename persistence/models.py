@@ -154,6 +154,36 @@ class TriggerIdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class OutboxEntry(Base):
+    """The outbox: a run or backfill committed whose Temporal start is not yet confirmed.
+
+    Written in the transaction that writes the run row (or the backfill), and
+    deleted once Temporal has the workflow (or the backfill); the API starts it
+    at once and the orchestrator's relay whatever the API did not.
+    """
+
+    __tablename__ = "start_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    """Relayed in this order."""
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_run_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("task_runs.id", ondelete="CASCADE"),
+        unique=True,
+    )
+    """The run to start (a trigger); None for a backfill."""
+    backfill_id: Mapped[int | None] = mapped_column(
+        ForeignKey("task_backfills.id", ondelete="CASCADE"), unique=True
+    )
+    """The backfill to ask of the schedule; None for a trigger."""
+    overlap_policy: Mapped[str | None] = mapped_column(String(32))
+    """A backfill's overlap policy."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class TaskBackfill(Base):
     """A backfill someone asked of a task's schedule.
 

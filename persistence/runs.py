@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.statuses import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus, RunTrigger
 from domain.tasks import RunDefinition
-from persistence import backfills, tasks
+from persistence import backfills, outbox, tasks
 from persistence.conflicts import insert_unless_present
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.sqltime import seconds_between
@@ -447,13 +447,18 @@ async def waiting_dependent_workflow_ids(session: AsyncSession, task_id: int) ->
 async def open_runs_older_than(
     session: AsyncSession, before: datetime, after_id: int, limit: int
 ) -> list[tuple[int, str]]:
-    """``(id, workflow_id)`` of open runs not touched since ``before``, by id after ``after_id``."""
+    """``(id, workflow_id)`` of open runs not touched since ``before``, by id after ``after_id``.
+
+    A run whose start still waits in the outbox is not among them: its
+    workflow does not exist yet, and that is no reason to settle it.
+    """
     rows = await session.execute(
         select(TaskRun.id, TaskRun.workflow_id)
         .where(
             TaskRun.status.in_(list(OPEN_STATUSES)),
             TaskRun.updated_at < before,
             TaskRun.id > after_id,
+            ~outbox.is_unstarted(TaskRun.id),
         )
         .order_by(TaskRun.id)
         .limit(limit)

@@ -1,4 +1,5 @@
-"""With Temporal unreachable, writes answer 503 and leave nothing half-written."""
+"""With Temporal unreachable, task writes answer 503 and leave nothing half-written;
+triggers and backfills are accepted and started by the orchestrator's relay."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def api_without_temporal(stack: Stack) -> Iterator[Api]:
             devstack.stop(process)
 
 
-def test_create_update_trigger_answer_503_and_write_nothing(
+def test_create_update_delete_answer_503_and_write_nothing(
     api_without_temporal: Api, admin: Api
 ) -> None:
     name = unique("no-temporal")
@@ -55,15 +56,23 @@ def test_create_update_trigger_answer_503_and_write_nothing(
     assert unchanged["status"] == "Active"
 
     assert_error(
-        api_without_temporal.post(f"/api/tasks/{existing['id']}/trigger"),
-        503,
-        "MESSAGE_QUEUE_ERROR",
-    )
-    assert admin.get(f"/api/tasks/{existing['id']}/runs").json()["data"]["total"] == 0
-
-    assert_error(
         api_without_temporal.delete(f"/api/tasks/{existing['id']}"), 503, "MESSAGE_QUEUE_ERROR"
     )
     assert admin.get(f"/api/tasks/{existing['id']}").status_code == 200
     # Reads never need Temporal.
     assert api_without_temporal.get(f"/api/tasks/{existing['id']}").status_code == 200
+
+
+def test_a_trigger_is_accepted_and_the_relay_starts_it(
+    api_without_temporal: Api, admin: Api
+) -> None:
+    """This API cannot reach Temporal; the stack's orchestrator can, and its relay starts it."""
+    task = admin.create_task(parameters={"command": "echo relayed"})
+    response = api_without_temporal.post(f"/api/tasks/{task['id']}/trigger")
+    assert response.status_code == 201, response.text
+    run_id = response.json()["data"]["task_run_id"]
+    run = admin.wait_for_run(run_id)
+    assert run["status"] == "Completed"
+    assert run["result"].strip() == "relayed"
+    assert run["workflow_id"] == f"task-{task['id']}-manual-{run_id}"
+    assert admin.get(f"/api/tasks/{task['id']}/runs").json()["data"]["total"] == 1

@@ -1,5 +1,5 @@
 """The orchestrator side of a worker process: TaskRunWorkflow, its mirror writes, the
-notification workflows and their activities, the reconciler."""
+notification workflows and their activities, the reconciler and the outbox relay."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunn
 
 from activities.notification_senders import Senders, SmtpServer
 from activities.notifier import Notifier
+from activities.outbox_relay import OutboxRelay
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
 from persistence.secret_sealing import SecretSealer
 from settings import Settings
 from workflows.client import register_search_attributes
 from workflows.notify import NotifyWorkflow, RunEndedWorkflow
+from workflows.run_starts import RunStarter
 from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow
 
@@ -96,4 +98,17 @@ def reconciler(
         settle_seconds=settings.reconcile_settle_seconds,
         worker_liveness_seconds=settings.worker_liveness_seconds,
         run_retention_days=settings.run_retention_days,
+    )
+
+
+def outbox_relay(
+    sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+) -> OutboxRelay:
+    """The orchestrator's relay of the starts the API committed but did not make."""
+    return OutboxRelay(
+        sessions,
+        RunStarter(client, settings.orchestrator_queue),
+        schedule_manager(client, settings),
+        grace_seconds=settings.outbox_start_timeout_seconds,
+        start_timeout_seconds=settings.outbox_start_timeout_seconds,
     )

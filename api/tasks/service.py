@@ -8,14 +8,16 @@ repairs what a crash between the two leaves behind.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
 import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -50,6 +52,7 @@ from persistence import (
     backfills,
     idempotency,
     notification_store,
+    outbox,
     runs,
     secret_store,
     status_history,
@@ -57,8 +60,7 @@ from persistence import (
 )
 from persistence.models import Task, TaskRun
 from settings import Settings
-from workflows import search_attributes
-from workflows.payloads import RunInput
+from workflows.run_starts import RunStarter, RunToStart
 from workflows.schedules import ScheduleManager, manual_workflow_id
 from workflows.task_run import TaskRunWorkflow
 
@@ -77,6 +79,7 @@ class TaskService:
         self._client = client
         self._schedules = schedules
         self._settings = settings
+        self._starter = RunStarter(client, settings.orchestrator_queue)
 
     # -- validation -------------------------------------------------------
 
@@ -390,12 +393,15 @@ class TaskService:
     async def trigger(
         self, task_id: int, triggered_by: str, idempotency_key: str | None = None
     ) -> Triggered:
-        """Create the run row (attributed to ``triggered_by``), then start its workflow.
+        """Commit the run row (attributed to ``triggered_by``) with its outbox entry,
+        then start its workflow at once if Temporal answers in time.
 
+        Once committed the trigger is accepted: a start that fails or does not
+        come (Temporal unreachable, this process killed) is made by the
+        orchestrator's outbox relay, and the run waits ``Pending`` until then.
         With an ``idempotency_key`` that already made a run of this task within
         the replay window, nothing is created or started: that run is answered
-        (``replayed``); one that made a run of another task is a 409. No row
-        survives a failed start.
+        (``replayed``); one that made a run of another task is a 409.
         """
         for _ in range(_CLAIM_ATTEMPTS):
             async with self._sessions() as session:
@@ -421,13 +427,27 @@ class TaskService:
                     await session.rollback()
                     earlier = await idempotency.use_of(session, idempotency_key, now)
                     if earlier is None:
-                        continue  # its holder gave it up (a failed start) meanwhile
+                        continue  # the key expired and was purged meanwhile
                     if earlier.task_id != task_id:
                         raise _key_reused(earlier.task_id)
                     return Triggered(earlier.task_run_id, replayed=True)
+                entry_id = await outbox.add_run(session, task_id, run_id, now)
+                backlog = await self._outbox_backlog(session, now)
                 await session.commit()
-                await self._start_manual_run(session, task, run_id, workflow_id)
-                return Triggered(run_id)
+            self._crash_point("trigger:after-commit")
+            if not backlog:
+                run = RunToStart(
+                    task_id=task.id,
+                    task_name=task.name,
+                    task_type=task.task_type,
+                    task_run_id=run_id,
+                    workflow_id=workflow_id,
+                    trigger=RunTrigger.MANUAL.value,
+                )
+                await self._deliver_at_once(
+                    entry_id, functools.partial(self._starter.start_run, run)
+                )
+            return Triggered(run_id)
         raise ApiError(
             409,
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -435,35 +455,44 @@ class TaskService:
             {"field": "Idempotency-Key"},
         )
 
-    async def _start_manual_run(
-        self, session: AsyncSession, task: Task, run_id: int, workflow_id: str
-    ) -> None:
-        """Start the workflow of a committed run row; delete the row (and the
-        idempotency key naming it) if Temporal refuses."""
+    async def _outbox_backlog(self, session: AsyncSession, now: datetime) -> bool:
+        """Entries the relay has to start exist: a new one then waits its turn behind them,
+        so a backlog (an outage's) starts in the order it was accepted."""
+        grace = timedelta(seconds=self._settings.outbox_start_timeout_seconds)
+        return await outbox.backlog_before(session, now - grace)
+
+    async def _deliver_at_once(self, entry_id: int, start: Callable[[], Awaitable[object]]) -> None:
+        """Make a committed outbox entry's start now and drop the entry; on any failure
+        leave it to the relay (the caller has accepted the work either way)."""
         try:
-            await self._client.start_workflow(
-                TaskRunWorkflow.run,
-                RunInput(task_id=task.id, task_run_id=run_id),
-                id=workflow_id,
-                task_queue=self._settings.orchestrator_queue,
-                search_attributes=search_attributes.for_task(task.id, task.name, task.task_type),
-                memo={"task_id": task.id, "task_name": task.name, "trigger": "manual"},
-                static_summary=f"manual run {run_id} of {task.task_type} task {task.name!r}",
+            async with asyncio.timeout(self._settings.outbox_start_timeout_seconds):
+                await start()
+        except Exception as exc:
+            log.warning(
+                "start of outbox entry %s left to the relay: %s: %s",
+                entry_id,
+                type(exc).__name__,
+                exc,
             )
-        except Exception:
-            await runs.delete_run(session, run_id)
-            await session.commit()
-            raise
+            return
+        try:
+            async with self._sessions() as session, session.begin():
+                await outbox.remove(session, entry_id)
+        except (SQLAlchemyError, OSError) as exc:
+            # Started; the relay finds the entry, sees the workflow exists and drops it.
+            log.warning("could not drop started outbox entry %s: %s", entry_id, exc)
 
     async def backfill(
         self, task_id: int, body: BackfillIn, requested_by: str
     ) -> tuple[int, datetime, datetime]:
         """Run the task's fires of ``[start, end]`` now; the number of fires, and the range.
 
-        The backfill is recorded (and committed) before Temporal is asked, so
-        every run it starts finds the record when it begins and is marked
-        ``backfill``. A fire that already has a run is not run again: its
-        workflow id is the fire's, and the run row is keyed by it.
+        The backfill is recorded with its outbox entry (and committed) before
+        Temporal is asked, so every run it starts finds the record when it
+        begins and is marked ``backfill``, and a backfill Temporal could not
+        take now is asked of it by the relay later. A fire that already has a
+        run is not run again: its workflow id is the fire's, and the run row is
+        keyed by it.
         """
         check_aware("start", body.start)
         check_aware("end", body.end)
@@ -496,11 +525,22 @@ class TaskService:
                     "(SCHEDULER_BACKFILL_MAX_FIRES); backfill a shorter range",
                     {"field": "end", "max_fires": limit},
                 )
-            await backfills.record_backfill(session, task_id, start, end, requested_by)
+            overlap = OverlapPolicy(body.overlap_policy or OverlapPolicy.BUFFER_ALL)
+            now = datetime.now(UTC)
+            backfill_id = await backfills.record_backfill(
+                session, task_id, start, end, requested_by
+            )
+            entry_id = (
+                await outbox.add_backfill(session, task_id, backfill_id, overlap.value, now)
+                if fires
+                else None
+            )
+            backlog = await self._outbox_backlog(session, now)
             await session.commit()
-        overlap = OverlapPolicy(body.overlap_policy or OverlapPolicy.BUFFER_ALL)
-        if fires:
-            await self._schedules.backfill(spec, start, end, overlap)
+        if entry_id is not None and not backlog:
+            await self._deliver_at_once(
+                entry_id, lambda: self._schedules.backfill(spec, start, end, overlap)
+            )
         return len(fires), start, end
 
     async def cancel_run(self, run_id: int, requested_by: str) -> TaskRun:
@@ -516,11 +556,28 @@ class TaskService:
                 TaskRunWorkflow.cancel_run, requested_by
             )
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if not await self._cancel_unstarted(run.id, requested_by):
                 # The workflow closed meanwhile; the reconciler settles a row left open.
                 raise _finished(run) from err
-            raise
         return run
+
+    async def _cancel_unstarted(self, run_id: int, requested_by: str) -> bool:
+        """End a run whose start still waits in the outbox; False when it has none."""
+        async with self._sessions() as session, session.begin():
+            if not await outbox.remove_run(session, run_id):
+                return False
+            await runs.finish_run(
+                session,
+                run_id,
+                runs.RunEnd(
+                    status=RunStatus.FAILED,
+                    completed_at=datetime.now(UTC),
+                    error_message=f"cancelled by {requested_by}",
+                ),
+            )
+        return True
 
 
 def canonical_subscriptions(items: list[Subscription] | list[dict[str, Any]]) -> list[Any]:
@@ -555,8 +612,8 @@ class Triggered:
     """An earlier trigger with the same idempotency key made this run; nothing was started."""
 
 
-# A claim is retried only when the key's holder deleted it between our
-# insert and our read (its workflow failed to start).
+# A claim is retried only when the key vanished between our insert and our
+# read (it expired and the reconciler purged it).
 _CLAIM_ATTEMPTS = 3
 
 

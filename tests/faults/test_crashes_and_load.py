@@ -53,6 +53,24 @@ def test_api_killed_between_row_and_schedule(
     assert described.schedule.state.paused is False
 
 
+def test_api_killed_between_trigger_commit_and_start(fault_stack: Stack, fault_admin: Api) -> None:
+    """The caller got no answer, but the committed trigger runs (the relay starts it),
+    once, and nothing marks it Failed."""
+    task = fault_admin.create_task(parameters={"command": "echo relayed"})
+    with extra_api(
+        fault_stack, "api-trigger-crash", {"SCHEDULER_FAULT_INJECTION": "trigger:after-commit"}
+    ) as doomed:
+        crashing = Api(doomed.base_url, "admin")
+        with pytest.raises(httpx.TransportError):
+            crashing.post(f"/api/tasks/{task['id']}/trigger")
+        assert doomed.process.wait(timeout=10) == 70
+    runs = fault_admin.get(f"/api/tasks/{task['id']}/runs").json()["data"]["items"]
+    assert len(runs) == 1
+    run = fault_admin.wait_for_run(runs[0]["id"], timeout=60)
+    assert (run["status"], run["result"]) == ("Completed", "relayed\n"), run
+    assert run["workflow_id"] == f"task-{task['id']}-manual-{run['id']}"
+
+
 def test_500_concurrent_triggers_make_exactly_500_runs(
     fault_stack: Stack, fault_admin: Api
 ) -> None:

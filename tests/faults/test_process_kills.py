@@ -1,4 +1,5 @@
-"""Killing the orchestrator or the Temporal server loses no run and runs none twice."""
+"""Killing the orchestrator or the Temporal server loses no run and runs none twice;
+triggers sent while Temporal is down are accepted and run once it is back."""
 
 from __future__ import annotations
 
@@ -66,13 +67,25 @@ def test_temporal_down_for_20s_loses_and_duplicates_nothing(
     eventually(lambda: fault_admin.run(run_id)["status"] == "Running", timeout=30)
 
     devstack.stop(fault_stack.processes["temporal"])
-    time.sleep(20)
+    # Triggers keep being accepted through the outage and wait Pending for it to end.
+    down_until = time.monotonic() + 20
+    accepted: list[int] = []
+    while time.monotonic() < down_until:
+        response = fault_admin.post(f"/api/tasks/{long['id']}/trigger")
+        assert response.status_code == 201, response.text
+        accepted.append(response.json()["data"]["task_run_id"])
+        time.sleep(max(0.0, min(4.0, down_until - time.monotonic())))
+    assert len(accepted) >= 4
+    assert {fault_admin.run(r)["status"] for r in accepted} == {"Pending"}
     restarted_at = datetime.now(UTC)
     fault_stack.start_temporal()
 
     run = fault_admin.wait_for_run(run_id, timeout=120)
     assert run["status"] == "Completed", run
     assert run["result"] == "survived\n"
+    for accepted_id in accepted:
+        later = fault_admin.wait_for_run(accepted_id, timeout=120)
+        assert (later["status"], later["result"]) == ("Completed", "survived\n"), later
 
     def fired_after_restart() -> list[dict[str, object]] | None:
         items = fault_admin.get(
