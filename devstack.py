@@ -25,7 +25,7 @@ import data_dir
 from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from settings import Settings
-from workflows.search_attributes import dev_server_flags
+from workflows.search_attribute_names import dev_server_flags
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("devstack")
@@ -195,14 +195,13 @@ def main() -> int:
             host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
             wait_for_port(host, settings.temporal_port, 60)
             log.info("Temporal Web UI: %s", env["SCHEDULER_TEMPORAL_UI_URL"])
-        processes.append(("orchestrator", start_python("worker_main.py", ["--orchestrator"], env)))
+        # One worker process runs the workflows and every executor type (a queue
+        # per type, one group watchdog): one interpreter's memory instead of one per
+        # role (bench/README.md, idle footprint). Deployments scale them apart.
+        flags = ["--orchestrator"]
         for task_type in executor_types(settings):
-            processes.append(
-                (
-                    f"{task_type} worker",
-                    start_python("worker_main.py", ["--task-type", task_type], env),
-                )
-            )
+            flags += ["--task-type", task_type]
+        processes.append(("worker", start_python("worker_main.py", flags, env)))
         api = start_python("api_main.py", [], env)
         processes.append(("api", api))
         base = f"http://{settings.api_host}:{settings.api_port}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import devstack
-from workflows.search_attributes import dev_server_flags
+from workflows.search_attribute_names import dev_server_flags
 
 NAMESPACES = 16
 """Created at launch: a namespace registered later takes seconds to become usable."""

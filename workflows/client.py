@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from backoff import retry_with_backoff
 from settings import Settings
-from workflows import search_attributes
+from workflows import search_attribute_names
 from workflows.data_converter import data_converter
 
 _INDEXED_TYPES = {
@@ -81,7 +81,7 @@ async def register_search_attributes(client: Client) -> None:
     )
     wanted = {
         name: _INDEXED_TYPES[kind]
-        for name, kind in search_attributes.KINDS.items()
+        for name, kind in search_attribute_names.KINDS.items()
         if name not in existing.custom_attributes
     }
     if not wanted:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-TASK_ID = SearchAttributeKey.for_int("TaskId")
-TASK_NAME = SearchAttributeKey.for_keyword("TaskName")
-TASK_TYPE = SearchAttributeKey.for_keyword("TaskType")
+from workflows import search_attribute_names as names
 
-KINDS = {TASK_ID.name: "Int", TASK_NAME.name: "Keyword", TASK_TYPE.name: "Keyword"}
-"""Each attribute's name and the Temporal index type it needs."""
+TASK_ID = SearchAttributeKey.for_int(names.TASK_ID)
+TASK_NAME = SearchAttributeKey.for_keyword(names.TASK_NAME)
+TASK_TYPE = SearchAttributeKey.for_keyword(names.TASK_TYPE)
 
 
 def for_task(task_id: int, name: str, task_type: str) -> TypedSearchAttributes:
@@ -21,11 +20,3 @@ def for_task(task_id: int, name: str, task_type: str) -> TypedSearchAttributes:
             SearchAttributePair(TASK_TYPE, task_type),
         ]
     )
-
-
-def dev_server_flags() -> list[str]:
-    """``temporal server start-dev`` flags that pre-register the attributes."""
-    flags: list[str] = []
-    for name, kind in KINDS.items():
-        flags += ["--search-attribute", f"{name}={kind}"]
-    return flags
