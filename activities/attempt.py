@@ -1,7 +1,9 @@
 """One executor attempt: its mirror write, its heartbeats, its in-flight count, its result.
 
-Every executor (shell, http, python) runs its work inside ``tracker.attempt(task)``
-so the parts common to all of them live here once.
+Every executor (shell, http, python) runs its work through ``tracker.execute(task, body)``
+so the parts common to all of them live here once: among them, recording a
+finished attempt's outcome before it is reported to Temporal, and returning
+that recorded outcome when Temporal retries an attempt whose report it lost.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +26,8 @@ from domain import failures
 from domain.parameters import ParameterError
 from domain.secret_refs import Masker
 from domain.statuses import RunStatus
-from persistence import runs
+from persistence import attempt_outcomes, runs
+from persistence.attempt_outcomes import RecordedOutcome
 from persistence.types import utcnow
 from processes.spawn import ProcessOutcome
 from workflows.payloads import ExecuteTask, ExecutionResult
@@ -93,6 +96,44 @@ async def _heartbeat_forever(every_seconds: float) -> None:
         activity.heartbeat()
 
 
+AttemptBody = Callable[[Attempt], Awaitable[ExecutionResult]]
+"""An executor's work for one attempt: its result, or an ``ApplicationError`` from ``Attempt``."""
+
+# Recording an outcome is retried briefly (a database blip), never for long:
+# the attempt's report to Temporal waits on it.
+_RECORD_TRIES = 3
+_RECORD_PAUSE_SECONDS = 0.5
+
+
+def _recorded(
+    task: ExecuteTask, result: ExecutionResult, error: ApplicationError | None
+) -> RecordedOutcome:
+    return RecordedOutcome(
+        task_run_id=task.task_run_id,
+        attempt=result.attempt,
+        succeeded=error is None,
+        output=result.output,
+        error=result.error,
+        failure_type=error.type if error is not None else None,
+        non_retryable=error.non_retryable if error is not None else False,
+        worker_id=result.worker_id,
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+    )
+
+
+def _replayed(recorded: RecordedOutcome) -> ExecutionResult:
+    return ExecutionResult(
+        worker_id=recorded.worker_id,
+        attempt=recorded.attempt,
+        started_at=recorded.started_at,
+        duration_ms=recorded.duration_ms,
+        output=recorded.output,
+        error=recorded.error,
+        recovered_from=recorded.attempt,
+    )
+
+
 class AttemptTracker:
     """Shared by the executors of one worker process."""
 
@@ -114,6 +155,89 @@ class AttemptTracker:
             log.warning("could not mark run %s Running (%s); continuing", task.task_run_id, exc)
             return
         log_transition(task.task_id, task.task_run_id, RunStatus.RUNNING)
+
+    async def execute(self, task: ExecuteTask, body: AttemptBody) -> ExecutionResult:
+        """Run one attempt of ``task`` with ``body``, recording its outcome before returning it.
+
+        When an earlier attempt of the run recorded an outcome that ends the run
+        (a success, a non-retryable failure, a failure of the task's last
+        attempt), Temporal retried only because that report never reached it:
+        the recorded outcome is returned (or raised) again and nothing runs.
+        A task with ``redeliver_finished`` always runs.
+        """
+        number = activity.info().attempt + task.attempt_offset
+        if not task.redeliver_finished and number > 1:
+            recovered = await self._recover(task, number)
+            if recovered is not None:
+                return recovered
+        async with self.attempt(task) as attempt:
+            try:
+                result = await body(attempt)
+            except ApplicationError as err:
+                report = err.details[0] if err.details else None
+                if isinstance(report, ExecutionResult) and not task.redeliver_finished:
+                    await self._record(_recorded(task, report, err))
+                raise
+            if not task.redeliver_finished:
+                await self._record(_recorded(task, result, None))
+            return result
+
+    async def _record(self, outcome: RecordedOutcome) -> None:
+        for tries in range(1, _RECORD_TRIES + 1):
+            try:
+                async with self._sessions() as session, session.begin():
+                    await attempt_outcomes.record(session, outcome)
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                if tries == _RECORD_TRIES:
+                    # Reported unrecorded: should that report be lost, the retry runs again.
+                    log.warning(
+                        "could not record the outcome of run %s attempt %s (%s); reporting anyway",
+                        outcome.task_run_id,
+                        outcome.attempt,
+                        exc,
+                    )
+                    return
+                await asyncio.sleep(_RECORD_PAUSE_SECONDS)
+
+    async def _recover(self, task: ExecuteTask, number: int) -> ExecutionResult | None:
+        """The recorded outcome that ends the run, returned (success) or raised (failure)."""
+        try:
+            async with self._sessions() as session:
+                recorded = await attempt_outcomes.latest_before(session, task.task_run_id, number)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning(
+                "could not read the recorded outcomes of run %s (%s); running attempt %s",
+                task.task_run_id,
+                exc,
+                number,
+            )
+            return None
+        if recorded is None:
+            return None
+        last = task.max_attempts > 0 and recorded.attempt >= task.max_attempts
+        if not (recorded.succeeded or recorded.non_retryable or last):
+            # A failure Temporal retries anyway: this attempt is that retry.
+            return None
+        log.warning(
+            "run %s attempt %s: returning the outcome attempt %s recorded (%s); "
+            "Temporal lost its report, the command is not run again",
+            task.task_run_id,
+            number,
+            recorded.attempt,
+            "succeeded" if recorded.succeeded else "failed",
+        )
+        replayed = _replayed(recorded)
+        if recorded.succeeded:
+            return replayed
+        reason = (
+            f"{recorded.error or 'failed'} (recovered: recorded by attempt "
+            f"{recorded.attempt}, not run again)"
+        )
+        replayed.error = reason
+        raise ApplicationError(
+            reason, replayed, type=recorded.failure_type or failures.TASK_FAILED, non_retryable=True
+        )
 
     @contextlib.asynccontextmanager
     async def attempt(self, task: ExecuteTask) -> AsyncIterator[Attempt]:

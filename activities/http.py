@@ -65,7 +65,8 @@ class HttpExecutor:
     @activity.defn(name="run_http")
     async def run_http(self, task: ExecuteTask) -> ExecutionResult:
         """Send the request; 2xx completes the run, any other answer is a retryable failure."""
-        async with self._tracker.attempt(task) as attempt:
+
+        async def body(attempt: Attempt) -> ExecutionResult:
             params = await self._context.parameters(attempt, "http", task, HttpParameters)
             try:
                 async with asyncio.timeout(params.timeout_ms / 1000):
@@ -86,6 +87,8 @@ class HttpExecutor:
                     f"request failed: {type(exc).__name__}: {exc}",
                     kind=failures.HTTP_TRANSPORT_ERROR,
                 ) from exc
+
+        return await self._tracker.execute(task, body)
 
     async def _send(self, attempt: Attempt, params: HttpParameters) -> ExecutionResult:
         url = httpx.URL(params.url)

@@ -68,7 +68,8 @@ class PythonExecutor:
     @activity.defn(name="run_python")
     async def run_python(self, task: ExecuteTask) -> ExecutionResult:
         """Run the script; stdout is the result, a non-zero exit a retryable failure."""
-        async with self._tracker.attempt(task) as attempt:
+
+        async def body(attempt: Attempt) -> ExecutionResult:
             params = await self._context.parameters(attempt, "python", task, PythonParameters)
             interpreter, base = self._interpreter(attempt, params)
             script = self._context.resolved(attempt, "parameters.script_path", params.script_path)
@@ -87,3 +88,5 @@ class PythonExecutor:
                 base=base,
             )
             return attempt.from_process(outcome)
+
+        return await self._tracker.execute(task, body)

@@ -12,7 +12,7 @@ from activities.run_log import log_transition
 from domain import failures
 from domain.schedule_policy import OverlapPolicy
 from domain.statuses import RunStatus
-from persistence import runs
+from persistence import attempt_outcomes, runs
 from persistence.replaced_runs import REPLACING, settle_replaced
 from settings import Settings
 from workflows.payloads import (
@@ -106,6 +106,7 @@ class RunRecorder(RunMirror):
                 lost_attempt_retries=self._settings.lost_attempt_retries,
                 dispatched=run.status != RunStatus.PENDING,
                 notifies=definition.notifies,
+                redeliver_finished=definition.redeliver_finished,
             )
 
     @activity.defn(name="mark_dispatched")
@@ -132,6 +133,8 @@ class RunRecorder(RunMirror):
                     execution_duration_ms=finish.execution_duration_ms,
                 ),
             )
+            # No attempt of a finished run is retried: its recorded outcomes can go.
+            await attempt_outcomes.forget_run(session, finish.task_run_id)
             waiting = (
                 await runs.waiting_dependent_workflow_ids(session, finish.task_id)
                 if finish.task_id and finish.status == RunStatus.COMPLETED

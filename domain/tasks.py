@@ -40,6 +40,8 @@ class TaskDefinition:
     """A scheduled fire not started this long after its time is ``late``; None: never."""
     pause_after_failures: int | None = None
     """Pause the task after this many consecutive scheduled runs failed; None: never."""
+    redeliver_finished: bool = False
+    """Run a finished command again when Temporal retries an attempt whose report it lost."""
 
     def own_fields(self) -> dict[str, Any]:
         """Every field but ``dependencies``, which are edges to other tasks, not a value
@@ -59,6 +61,7 @@ class TaskDefinition:
             dependency_timeout_seconds=self.dependency_timeout_seconds or self.timeout_seconds,
             notifications=[dict(item) for item in self.notifications],
             pause_after_failures=self.pause_after_failures,
+            redeliver_finished=self.redeliver_finished,
         )
 
 
@@ -86,6 +89,7 @@ class RunDefinition:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     """Where the run's events go (its task's subscriptions when the run began)."""
     pause_after_failures: int | None = None
+    redeliver_finished: bool = False
 
     @property
     def notifies(self) -> bool:
@@ -93,11 +97,11 @@ class RunDefinition:
         return bool(self.notifications) or self.pause_after_failures is not None
 
     def to_json(self) -> dict[str, Any]:
-        """The stored form; the notification keys only when set, so the snapshots of
-        tasks without notifications keep the shape they always had."""
+        """The stored form; the notification and redelivery keys only when set, so the
+        snapshots of tasks without them keep the shape they always had."""
         stored = asdict(self)
         for key in _OMITTED_WHEN_UNSET:
-            if stored[key] in (None, []):
+            if stored[key] in (None, []) or stored[key] is False:
                 del stored[key]
         return stored
 
@@ -111,7 +115,7 @@ class RunDefinition:
         return snapshot
 
 
-_OMITTED_WHEN_UNSET = ("notifications", "pause_after_failures")
+_OMITTED_WHEN_UNSET = ("notifications", "pause_after_failures", "redeliver_finished")
 
 
 @dataclass(frozen=True)

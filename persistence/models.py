@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 from persistence.types import UTCDateTime, utcnow
 
@@ -64,6 +65,8 @@ class Task(Base):
     pause_after_failures: Mapped[int | None] = mapped_column(Integer)
     paused_reason: Mapped[str | None] = mapped_column(String(500))
     """Why the scheduler paused the task itself (auto-pause); null otherwise."""
+    redeliver_finished: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
+    """Run a finished command again when Temporal retries an attempt whose outcome it lost."""
 
 
 class TaskDependency(Base):
@@ -152,6 +155,32 @@ class TriggerIdempotencyKey(Base):
         index=True,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AttemptOutcome(Base):
+    """What an executor attempt ended with, recorded before it is reported to Temporal.
+
+    An attempt Temporal retries after losing this report returns it instead of
+    running the command again. Deleted when the run finishes.
+    """
+
+    __tablename__ = "attempt_outcomes"
+
+    task_run_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("task_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    output: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    failure_type: Mapped[str | None] = mapped_column(String(64))
+    non_retryable: Mapped[bool] = mapped_column(Boolean)
+    worker_id: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OutboxEntry(Base):

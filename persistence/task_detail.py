@@ -47,6 +47,7 @@ class TaskRow:
     late_after_seconds: int | None
     pause_after_failures: int | None
     paused_reason: str | None
+    redeliver_finished: bool
 
 
 TASK_FIELDS = tuple(field.name for field in fields(TaskRow))

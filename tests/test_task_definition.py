@@ -58,6 +58,16 @@ def test_a_snapshot_keeps_notifications_and_auto_pause_after_the_older_keys() ->
     assert subscribed.notifies and not DEFINITION.for_run().notifies
 
 
+def test_a_snapshot_keeps_the_redelivery_opt_out_only_when_set() -> None:
+    opted_out = TaskDefinition(
+        **{**DEFINITION.own_fields(), "dependencies": [], "redeliver_finished": True}
+    ).for_run()
+    stored = opted_out.to_json()
+    assert list(stored)[-1] == "redeliver_finished"
+    assert RunDefinition.from_json(stored).redeliver_finished is True
+    assert RunDefinition.from_json(DEFINITION.for_run().to_json()).redeliver_finished is False
+
+
 def test_snapshots_written_before_dependencies_existed_still_read() -> None:
     stored = {
         "name": "old",
@@ -80,4 +90,4 @@ def test_the_snapshot_round_trips_through_json() -> None:
 def test_own_fields_are_everything_but_the_dependency_edges() -> None:
     assert "dependencies" not in OWN_FIELDS
     assert set(DEFINITION.own_fields()) == set(OWN_FIELDS)
-    assert len(OWN_FIELDS) == 16
+    assert len(OWN_FIELDS) == 17

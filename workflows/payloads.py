@@ -56,6 +56,8 @@ class RunPlan:
     """begin_run already marked the run Dispatched (it has no dependencies)."""
     notifies: bool = False
     """The run's end is to be looked at for notifications and auto-pause (``RunEndedWorkflow``)."""
+    redeliver_finished: bool = False
+    """The task opted out of recovered outcomes: a retried attempt always runs again."""
 
 
 @dataclass
@@ -93,6 +95,10 @@ class ExecuteTask:
     timeout_seconds: int
     attempt_offset: int = 0
     """Attempts made before this activity invocation (attempts lost with a worker)."""
+    max_attempts: int = 0
+    """The task's own attempts (``max_retries + 1``); 0: not known (older histories)."""
+    redeliver_finished: bool = False
+    """Run the command again even when an earlier attempt's outcome was recorded."""
 
 
 @dataclass
@@ -105,6 +111,8 @@ class ExecutionResult:
     duration_ms: int
     output: str = ""
     error: str | None = None
+    recovered_from: int | None = None
+    """The earlier attempt whose recorded outcome this is (its command was not run again)."""
 
 
 @dataclass

@@ -83,6 +83,16 @@ def _lost_with_worker(err: ActivityError) -> bool:
     return isinstance(cause, TemporalTimeoutError) and cause.type == TimeoutType.HEARTBEAT
 
 
+def _recovered_note(result: ExecutionResult) -> str | None:
+    """What a Completed run says when its outcome was recovered rather than run again."""
+    if result.recovered_from is None:
+        return None
+    return (
+        f"recovered: attempt {result.recovered_from} had finished and recorded this outcome "
+        "before Temporal lost its report; the command was not run again"
+    )
+
+
 def _report(error: ApplicationError) -> ExecutionResult | None:
     """The attempt's report an executor failure carries, if it carries a readable one."""
     if not error.details:
@@ -272,6 +282,7 @@ class TaskRunWorkflow:
             status=RunStatus.COMPLETED,
             completed_at=workflow.now(),
             result=result.output,
+            error_message=_recovered_note(result),
             worker_id=result.worker_id,
             retry_count=result.attempt - 1,
             started_at=result.started_at,
@@ -289,6 +300,8 @@ class TaskRunWorkflow:
                 parameters=plan.parameters,
                 timeout_seconds=plan.timeout_seconds,
                 attempt_offset=attempts_used,
+                max_attempts=plan.max_retries + 1,
+                redeliver_finished=plan.redeliver_finished,
             ),
             task_queue=plan.executor_queue,
             start_to_close_timeout=timedelta(seconds=plan.timeout_seconds),

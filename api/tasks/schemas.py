@@ -94,6 +94,9 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     """A scheduled fire not started this long after its time sends ``late``; null: never."""
     pause_after_failures: PauseAfter | None = None
     """Pause the task after this many consecutive failed scheduled runs; null: never."""
+    redeliver_finished: bool = False
+    """True: when Temporal retries an attempt whose finished outcome it never received,
+    run the command again instead of returning the recorded outcome."""
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,6 +119,7 @@ class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):
     notifications: Subscriptions | UnsetType = UNSET
     late_after_seconds: LateAfter | UnsetType | None = UNSET
     pause_after_failures: PauseAfter | UnsetType | None = UNSET
+    redeliver_finished: bool | UnsetType = UNSET
 
 
 class TaskOut(msgspec.Struct):
@@ -136,6 +140,7 @@ class TaskOut(msgspec.Struct):
     catchup_window_seconds: int
     jitter_seconds: int
     dst_policy: str
+    redeliver_finished: bool
     next_run_at: UtcDateTime | None
     """The next fire time (DST policy applied, jitter not); null while Inactive."""
     notifications: list[Subscription]
@@ -223,6 +228,7 @@ class TaskDetail(msgspec.Struct):
     catchup_window_seconds: int
     jitter_seconds: int
     dst_policy: str
+    redeliver_finished: bool
     next_run_at: UtcDateTime | None
     """The next fire time (DST policy applied, jitter not); null while Inactive."""
     notifications: list[Subscription]

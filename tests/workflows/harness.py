@@ -6,13 +6,20 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from tests.workflows.doubles import Executor, Mirror
-from workflows.payloads import RunInput, RunOutcome, RunPlan
+from tests.workflows.doubles import Mirror
+from workflows.payloads import ExecuteTask, ExecutionResult, RunInput, RunOutcome, RunPlan
 from workflows.task_run import TaskRunWorkflow
+
+
+class ShellDouble(Protocol):
+    """What stands in for the shell executor: the doubles' ``Executor``, or a real tracker."""
+
+    async def run_shell(self, task: ExecuteTask) -> ExecutionResult: ...
 
 
 def plan(**fields: object) -> RunPlan:
@@ -50,7 +57,7 @@ class Serving:
 
 @asynccontextmanager
 async def serving(
-    temporal: tuple[str, str], mirror: Mirror, executor: Executor
+    temporal: tuple[str, str], mirror: Mirror, executor: ShellDouble
 ) -> AsyncIterator[Serving]:
     """An in-process worker running ``TaskRunWorkflow`` with the doubles on a queue of its own."""
     address, namespace = temporal
@@ -69,7 +76,7 @@ async def serving(
 
 @asynccontextmanager
 async def running(
-    temporal: tuple[str, str], mirror: Mirror, executor: Executor
+    temporal: tuple[str, str], mirror: Mirror, executor: ShellDouble
 ) -> AsyncIterator[Running]:
     """``serving``, and the run's workflow started on it as a manual trigger starts it."""
     async with serving(temporal, mirror, executor) as served:

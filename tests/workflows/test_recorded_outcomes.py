@@ -1,0 +1,179 @@
+"""Recorded outcomes: an attempt Temporal retries after losing a finished attempt's report
+returns the recorded outcome instead of running the command again.
+
+``TaskRunWorkflow`` runs on an in-process worker with the mirror double; the
+executor is the real ``AttemptTracker`` on a real (SQLite) database, around a
+body that counts its executions. Losing a report is what a worker cut off from
+Temporal (or killed) right after an attempt finished does: the attempt stops
+heartbeating and never completes, so Temporal times it out and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from activities.attempt import Attempt, AttemptTracker
+from domain import failures
+from domain.statuses import RunTrigger
+from persistence import runs, tasks
+from persistence.database import create_engine, create_sessionmaker
+from persistence.migrate import migrate
+from persistence.models import Task
+from tests.in_process import sqlite_url
+from tests.workflows.doubles import Mirror
+from tests.workflows.harness import plan, running
+from workflows.payloads import ExecuteTask, ExecutionResult, RunOutcome
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@dataclass
+class ReportLosingShell:
+    """``run_shell`` through the real tracker; the first ``lose`` reports never reach Temporal."""
+
+    tracker: AttemptTracker
+    fail: bool = False
+    lose: int = 1
+    executed: list[int] = field(default_factory=list)
+    """The attempt number of each execution of the command (the body)."""
+
+    async def _body(self, attempt: Attempt) -> ExecutionResult:
+        self.executed.append(attempt.number)
+        if self.fail:
+            raise attempt.failed("exit code 3", "partial\n", kind=failures.COMMAND_FAILED)
+        return attempt.succeeded("done\n")
+
+    @activity.defn(name="run_shell")
+    async def run_shell(self, task: ExecuteTask) -> ExecutionResult:
+        try:
+            result = await self.tracker.execute(task, self._body)
+        except ApplicationError:
+            await self._maybe_lose()
+            raise
+        await self._maybe_lose()
+        return result
+
+    async def _maybe_lose(self) -> None:
+        if self.lose > 0:
+            self.lose -= 1
+            await asyncio.sleep(3600)  # no heartbeat, no completion: Temporal times it out
+
+
+@asynccontextmanager
+async def recorded_run(directory: Path) -> AsyncIterator[tuple[AttemptTracker, int]]:
+    """A tracker on a fresh database and the id of a run row there."""
+    engine = create_engine(sqlite_url(directory))
+    try:
+        await migrate(engine)
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            now = datetime.now(UTC)
+            task = Task(
+                name=f"recorded-{uuid.uuid4().hex[:8]}",
+                task_type="shell",
+                schedule="0 0 1 1 *",
+                parameters={"command": "true"},
+                timeout_seconds=30,
+                max_retries=0,
+                status="Active",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(task)
+            await session.flush()
+            found = await tasks.get_task_with_dependencies(session, task.id)
+            assert found is not None
+            run_id = await runs.create_run(
+                session,
+                *found,
+                workflow_id=f"wf-{uuid.uuid4().hex}",
+                trigger=RunTrigger.MANUAL,
+                scheduled_at=now,
+            )
+        yield AttemptTracker(create_sessionmaker(engine, autocommit=True), "tracker-worker"), run_id
+    finally:
+        await engine.dispose()
+
+
+async def _run(
+    temporal: tuple[str, str], directory: Path, mirror_plan: dict[str, object], **shell: object
+) -> tuple[Mirror, ReportLosingShell, RunOutcome | ApplicationError]:
+    async with recorded_run(directory) as (tracker, run_id):
+        executor = ReportLosingShell(tracker, **shell)  # type: ignore[arg-type]
+        mirror = Mirror(plan(dispatched=True, task_run_id=run_id, **mirror_plan))
+        async with running(temporal, mirror, executor) as run:
+            try:
+                outcome: RunOutcome | ApplicationError = await run.handle.result()
+            except WorkflowFailureError as failure:
+                if not isinstance(failure.cause, ApplicationError):
+                    raise
+                outcome = failure.cause
+        return mirror, executor, outcome
+
+
+def test_a_success_whose_report_was_lost_is_returned_not_run_again(
+    temporal: tuple[str, str], tmp_path: Path
+) -> None:
+    mirror, executor, outcome = asyncio.run(
+        _run(temporal, tmp_path, {"max_retries": 2, "heartbeat_timeout_seconds": 1.0})
+    )
+    assert isinstance(outcome, RunOutcome) and outcome.status == "Completed"
+    assert executor.executed == [1]
+    assert mirror.final.result == "done\n"
+    assert mirror.final.error_message is not None
+    assert mirror.final.error_message.startswith("recovered: attempt 1 had finished")
+
+
+def test_a_task_that_opts_out_runs_the_command_again(
+    temporal: tuple[str, str], tmp_path: Path
+) -> None:
+    mirror, executor, outcome = asyncio.run(
+        _run(
+            temporal,
+            tmp_path,
+            {"max_retries": 2, "heartbeat_timeout_seconds": 1.0, "redeliver_finished": True},
+        )
+    )
+    assert isinstance(outcome, RunOutcome) and outcome.status == "Completed"
+    assert executor.executed == [1, 2]
+    assert mirror.final.error_message is None
+
+
+def test_a_last_attempt_failure_whose_report_was_lost_is_returned_not_run_again(
+    temporal: tuple[str, str], tmp_path: Path
+) -> None:
+    """The lost report was the task's last attempt: the workflow's replacement for an
+    attempt lost with its worker gets the recorded failure."""
+    mirror, executor, outcome = asyncio.run(
+        _run(temporal, tmp_path, {"max_retries": 0, "heartbeat_timeout_seconds": 1.0}, fail=True)
+    )
+    assert isinstance(outcome, ApplicationError)
+    assert executor.executed == [1]
+    assert mirror.final.status == "Failed"
+    assert mirror.final.error_message == (
+        "exit code 3 (recovered: recorded by attempt 1, not run again)"
+    )
+    assert mirror.final.result == "partial\n"
+
+
+def test_a_retryable_failure_is_retried_as_before(
+    temporal: tuple[str, str], tmp_path: Path
+) -> None:
+    """A failure with retries left is run again whether or not Temporal got its report."""
+    mirror, executor, outcome = asyncio.run(
+        _run(temporal, tmp_path, {"max_retries": 1, "heartbeat_timeout_seconds": 1.0}, fail=True)
+    )
+    assert isinstance(outcome, ApplicationError)
+    assert executor.executed == [1, 2]
+    assert mirror.final.error_message == "exit code 3"
