@@ -33,6 +33,8 @@ from api.console.templating import template_config
 from api.disconnect import ClientGone, client_gone
 from api.docs import docs_assets, docs_renderer
 from api.envelope import handle_exception
+from api.notifications.controller import NotificationChannelController
+from api.notifications.service import NotificationChannelService
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
 from api.observability.metrics import HttpMetrics, MetricsExporter, open_waits_gauge
 from api.observability.missed_fires import MissedFireTally
@@ -82,6 +84,7 @@ ROUTES: list[ControllerRouterHandler] = [
     WorkerController,
     UserController,
     SecretController,
+    NotificationChannelController,
     codec_preflight,  # before the POST, so Litestar adds no OPTIONS handler of its own
     codec_decode,
 ]
@@ -92,6 +95,7 @@ SERVICES = (
     "user_service",
     "task_service",
     "secret_service",
+    "notification_channels",
     "task_reader",
     "run_waiter",
     "fire_ledger",
@@ -242,6 +246,9 @@ def _serve_tasks(
     schedules = schedule_manager(client, settings)
     state.task_service = TaskService(sessions, client, schedules, settings)
     state.secret_service = SecretService(sessions, SecretSealer(settings.payload_keys))
+    state.notification_channels = NotificationChannelService(
+        sessions, client, SecretSealer(settings.payload_keys), settings
+    )
     state.fire_ledger = FireLedgerReader(
         reads,
         default_catchup_seconds=settings.schedule_catchup_window_seconds,

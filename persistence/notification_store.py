@@ -241,3 +241,13 @@ async def delivery_tally(session: AsyncSession) -> list[DeliveryTally]:
         .order_by(_DELIVERIES.c.channel_type, _DELIVERIES.c.event)
     )
     return [DeliveryTally(*(row[0], row[1], int(row[2]), int(row[3]), int(row[4]))) for row in rows]
+
+
+async def all_uses(session: AsyncSession) -> dict[int, list[TaskUse]]:
+    """The tasks subscribed to each channel, by channel id."""
+    found: dict[int, list[TaskUse]] = {}
+    rows = await session.execute(select(Task.id, Task.name, Task.notifications).order_by(Task.id))
+    for task_id, name, subscriptions in rows:
+        for item in subscriptions or []:
+            found.setdefault(int(item["channel_id"]), []).append(TaskUse(task_id, name))
+    return found

@@ -3,7 +3,8 @@
 - ``auth``  (``/api/auth/...`` and the console's ``/ui/login``): per client IP;
 - ``tasks`` (``/api/tasks``, ``/api/task-runs``, ``/api/schedules``, ``/api/workers``): per
   user or API key;
-- ``system`` (``/api/system/...``, ``/api/users``, ``/api/secrets``): per user or API key.
+- ``system`` (``/api/system/...``, ``/api/users``, ``/api/secrets``,
+  ``/api/notification-channels``): per user or API key.
 
 The class comes from the route the request matches (its path template, as the
 router resolves it: ``//api/auth/login`` is the login route); a request that
@@ -58,7 +59,7 @@ def limit_class(template: str) -> str | None:
         return "auth"
     if first[1] in {"tasks", "task-runs", "schedules", "workers"}:
         return "tasks"
-    if first[1] in {"system", "users", "secrets"}:
+    if first[1] in {"system", "users", "secrets", "notification-channels"}:
         return "system"
     return None
 

@@ -16,6 +16,8 @@ from api.auth.principal import Principal
 from api.body import NO_NUL, StrictBody
 from api.disconnect import unless_disconnected
 from api.envelope import Envelope, ok
+from api.notifications.schemas import DeliveryOut
+from api.notifications.service import NotificationChannelService
 from api.openapi.responses import error_responses
 from api.openapi.security import AUTHENTICATED
 from api.pagination import Page, PageNumber, PageRequest, PageSize
@@ -351,6 +353,17 @@ class TaskRunController(Controller):
             return Response(ok(await task_reader.run(run_id)))
         waited = await unless_disconnected(request.receive, run_waiter.wait(run_id, wait))
         return Response(ok(waited.run), headers=_wait_headers(waited))
+
+    @get(
+        "/{run_id:int}/notifications",
+        guards=READ,
+        responses=READ_ERRORS,
+        summary="The notifications of one run: each delivery, its attempts and outcome",
+    )
+    async def get_run_notifications(
+        self, run_id: RunIdParam, notification_channels: NotificationChannelService
+    ) -> Envelope[list[DeliveryOut]]:
+        return ok(await notification_channels.deliveries_of_run(run_id))
 
     @post(
         "/{run_id:int}/cancel",
