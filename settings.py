@@ -323,6 +323,10 @@ class Settings:
     outbox_relay_interval_seconds: float = setting(
         "SCHEDULER_OUTBOX_RELAY_INTERVAL_SECONDS", 1.0, minimum=0.1
     )
+    fire_watch_interval_seconds: float = setting(
+        "SCHEDULER_FIRE_WATCH_INTERVAL_SECONDS", 15.0, minimum=0.5
+    )
+    """How often the orchestrator looks for late and missed fires."""
     reconcile_settle_seconds: float = setting(
         "SCHEDULER_RECONCILE_SETTLE_SECONDS", 30.0, minimum=1.0
     )
@@ -335,7 +339,7 @@ class Settings:
     max_header_bytes: int = setting("SCHEDULER_MAX_HEADER_BYTES", 32 * 1024, minimum=1024)
     header_timeout_seconds: float = setting("SCHEDULER_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1)
     metrics_refresh_seconds: float = setting("SCHEDULER_METRICS_REFRESH_SECONDS", 5.0, minimum=0.1)
-    """How stale the database figures of ``/metrics`` may get before a scrape refreshes them."""
+    """How often the API re-reads the database figures of ``/metrics`` (its own timer)."""
     temporal_ui_url: str = setting("SCHEDULER_TEMPORAL_UI_URL", "")
     public_url: str = setting("SCHEDULER_PUBLIC_URL", "")
     """The address browsers reach the API at; ``https://...`` makes the console's cookie Secure."""

@@ -23,7 +23,13 @@ from persistence.migrate import migrate
 from processes.identity import IdentityRefused, task_identity
 from settings import Settings
 from worker.executors import ExecutorHost
-from worker.orchestrator import notifier, orchestrator_worker, outbox_relay, reconciler
+from worker.orchestrator import (
+    fire_watch,
+    notifier,
+    orchestrator_worker,
+    outbox_relay,
+    reconciler,
+)
 from worker.registry import WorkerRegistration
 from workflows.client import connect
 
@@ -126,6 +132,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         background.append(
             outbox_relay(sessions, client, settings).run_forever(
                 settings.outbox_relay_interval_seconds, stop
+            )
+        )
+        background.append(
+            fire_watch(sessions, client, settings).run_forever(
+                settings.fire_watch_interval_seconds, stop
             )
         )
     host: ExecutorHost | None = None

@@ -213,6 +213,30 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class FireReport(Base):
+    """A ``late`` or ``missed`` fire the orchestrator's fire watch found.
+
+    One row per task, fire time and event (the unique key), so however often
+    the watch sees the fire, or however many orchestrators run it, the event
+    is reported once; ``emitted_at`` stays null until the notification was
+    handed to Temporal, so one found while Temporal is down is sent later.
+    """
+
+    __tablename__ = "fire_reports"
+    __table_args__ = (
+        UniqueConstraint("task_id", "fire_at", "event"),
+        Index("ix_fire_reports_emitted_at", "emitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    event: Mapped[str] = mapped_column(String(16))
+    """``late`` or ``missed``."""
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    emitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class TaskBackfill(Base):
     """A backfill someone asked of a task's schedule.
 

@@ -1,5 +1,6 @@
 """The orchestrator side of a worker process: TaskRunWorkflow, its mirror writes, the
-notification workflows and their activities, the reconciler and the outbox relay."""
+notification workflows and their activities, the reconciler, the outbox relay and the
+fire watch."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker
 
+from activities.fire_watch import FireWatch
 from activities.notification_senders import Senders, SmtpServer
 from activities.notifier import Notifier
 from activities.outbox_relay import OutboxRelay
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
+from domain.notifications import Event, fire_event_id
+from persistence.fire_reports import Report
 from persistence.secret_sealing import SecretSealer
 from settings import Settings
 from workflows.client import register_search_attributes
-from workflows.notify import NotifyWorkflow, RunEndedWorkflow
+from workflows.notify import NotifyWorkflow, RunEndedWorkflow, emit_event
+from workflows.notify_payloads import TaskEvent
 from workflows.run_starts import RunStarter
 from workflows.schedules import schedule_manager
 from workflows.task_run import TaskRunWorkflow
@@ -111,4 +116,28 @@ def outbox_relay(
         schedule_manager(client, settings),
         grace_seconds=settings.outbox_start_timeout_seconds,
         start_timeout_seconds=settings.outbox_start_timeout_seconds,
+    )
+
+
+def fire_watch(
+    sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+) -> FireWatch:
+    """The orchestrator's check for late and missed fires, sending each as a notification."""
+
+    async def emit(report: Report) -> None:
+        event = Event(report.event)
+        await emit_event(
+            client,
+            settings.orchestrator_queue,
+            TaskEvent(
+                event=event.value,
+                event_id=fire_event_id(event, report.task_id, report.fire_at),
+                task_id=report.task_id,
+                occurred_at=report.detected_at,
+                scheduled_at=report.fire_at,
+            ),
+        )
+
+    return FireWatch(
+        sessions, emit, default_catchup_seconds=settings.schedule_catchup_window_seconds
     )
