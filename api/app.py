@@ -36,6 +36,7 @@ from api.envelope import handle_exception
 from api.notifications.controller import NotificationChannelController
 from api.notifications.service import NotificationChannelService
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
+from api.observability.late_fires import LateFireTally
 from api.observability.metrics import HttpMetrics, MetricsExporter, open_waits_gauge
 from api.observability.missed_fires import MissedFireTally
 from api.observability.requests import RequestObserver
@@ -279,6 +280,7 @@ async def _serve_monitoring(
         create_sessionmaker(engine, read_only=True, one_snapshot=True),
         RunTally(RUN_BOUNDS),
         interval_seconds=settings.metrics_refresh_seconds,
+        late_fires=LateFireTally(),
         worker_liveness_seconds=settings.worker_liveness_seconds,
         missed_fires=MissedFireTally(
             settings.schedule_catchup_window_seconds,

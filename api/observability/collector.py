@@ -27,6 +27,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.observability.late_fires import LateFireTally
 from api.observability.missed_fires import MissedFireTally
 from domain.parameters import SUPPORTED_TASK_TYPES
 from domain.statuses import RunStatus
@@ -60,6 +61,7 @@ class Snapshot:
     start_lags: Sequence[HistogramSeries]
     dependency_waits: Sequence[HistogramSeries]
     missed_fires: int = 0
+    late_fires: int = 0
     active_tasks_by_type: Mapping[str, int] = field(default_factory=dict)
     alive_workers_by_type: Mapping[str, int] = field(default_factory=dict)
 
@@ -86,6 +88,7 @@ class DatabaseSnapshots:
         *,
         interval_seconds: float,
         missed_fires: MissedFireTally | None = None,
+        late_fires: LateFireTally | None = None,
         worker_liveness_seconds: float = 30.0,
         timeout_seconds: float = 30.0,
     ) -> None:
@@ -93,6 +96,7 @@ class DatabaseSnapshots:
         self._liveness = timedelta(seconds=worker_liveness_seconds)
         self._tally = tally
         self._missed = missed_fires
+        self._late = late_fires
         self._interval = interval_seconds
         self._timeout = timeout_seconds
         self._first_read = asyncio.Event()
@@ -145,6 +149,7 @@ class DatabaseSnapshots:
             now = datetime.now(UTC)
             runs = await self._tally.figures(session)
             missed = await self._missed.update(session, now) if self._missed is not None else 0
+            late = await self._late.update(session) if self._late is not None else 0
             return Snapshot(
                 tasks=await system.tasks_by_status(session),
                 runs=runs.by_status,
@@ -153,6 +158,7 @@ class DatabaseSnapshots:
                 start_lags=runs.start_lags,
                 dependency_waits=runs.dependency_waits,
                 missed_fires=missed,
+                late_fires=late,
                 active_tasks_by_type=await system.active_tasks_by_type(session),
                 alive_workers_by_type=await system.alive_workers_by_type(
                     session, now, self._liveness
@@ -262,6 +268,13 @@ class SchedulerCollector(Collector):
         )
         missed.add_metric([], snapshot.missed_fires)
         yield missed
+        late = CounterMetricFamily(
+            "scheduler_task_fires_late_total",
+            "Schedule fires not started late_after_seconds after their time (tasks that set it), "
+            "as the orchestrator's fire watch reported them, since this process started",
+        )
+        late.add_metric([], snapshot.late_fires)
+        yield late
         yield _by_label(
             GaugeMetricFamily(
                 "scheduler_active_tasks",
