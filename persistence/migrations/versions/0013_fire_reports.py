@@ -1,7 +1,7 @@
 """fire_reports: the late and missed fires the orchestrator's fire watch reported
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0012b
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0012"
+down_revision = "0012b"
 branch_labels = None
 depends_on = None
 
