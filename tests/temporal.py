@@ -31,3 +31,13 @@ async def _list_workflows(address: str, query: str) -> list[Any]:
 
 def list_workflows(address: str, query: str) -> list[Any]:
     return asyncio.run(_list_workflows(address, query))
+
+
+async def _trigger_schedule(address: str, schedule_id: str) -> None:
+    client = await Client.connect(address)
+    await client.get_schedule_handle(schedule_id).trigger()
+
+
+def trigger_schedule(address: str, task_id: int) -> None:
+    """One fire of the task's schedule now (``ScheduleHandle.trigger``), as a cron fire would."""
+    asyncio.run(_trigger_schedule(address, f"task-{task_id}"))

@@ -1,4 +1,4 @@
-"""Postgres unreachable for 20 s: the API answers 503 at once, and the mirror catches up."""
+"""Postgres unreachable for 10 s: the API answers 503 at once, and the mirror catches up."""
 
 from __future__ import annotations
 

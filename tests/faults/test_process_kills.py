@@ -13,7 +13,7 @@ import devstack
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 from tests.process_family import FAMILY, alive, members
-from tests.temporal import list_workflows
+from tests.temporal import list_workflows, trigger_schedule
 
 
 def at(value: str) -> datetime:
@@ -58,24 +58,24 @@ def test_shell_worker_sigkilled_mid_run_leaves_no_task_process(
     assert run["result"] == "retried\n"
 
 
-def test_temporal_down_for_20s_loses_and_duplicates_nothing(
-    fault_stack: Stack, fault_admin: Api
-) -> None:
+def test_temporal_down_loses_and_duplicates_nothing(fault_stack: Stack, fault_admin: Api) -> None:
     minutely = fault_admin.create_task(schedule="* * * * *", parameters={"command": "echo tick"})
     long = fault_admin.create_task(parameters={"command": "sleep 8; echo survived"})
     run_id = fault_admin.trigger(long["id"])
     eventually(lambda: fault_admin.run(run_id)["status"] == "Running", timeout=30)
 
+    # Longer than the attempt has left: it finishes while the server is down,
+    # and its completion must still reach the run once the server is back.
     devstack.stop(fault_stack.processes["temporal"])
     # Triggers keep being accepted through the outage and wait Pending for it to end.
-    down_until = time.monotonic() + 20
+    down_until = time.monotonic() + 12
     accepted: list[int] = []
     while time.monotonic() < down_until:
         response = fault_admin.post(f"/api/tasks/{long['id']}/trigger")
         assert response.status_code == 201, response.text
         accepted.append(response.json()["data"]["task_run_id"])
-        time.sleep(max(0.0, min(4.0, down_until - time.monotonic())))
-    assert len(accepted) >= 4
+        time.sleep(max(0.0, min(3.0, down_until - time.monotonic())))
+    assert len(accepted) >= 3
     assert {fault_admin.run(r)["status"] for r in accepted} == {"Pending"}
     restarted_at = datetime.now(UTC)
     fault_stack.start_temporal()
@@ -87,6 +87,10 @@ def test_temporal_down_for_20s_loses_and_duplicates_nothing(
         later = fault_admin.wait_for_run(accepted_id, timeout=120)
         assert (later["status"], later["result"]) == ("Completed", "survived\n"), later
 
+    # The schedule survived the restart (the server's database file) and fires
+    # into a run again; no minute boundary is waited for.
+    trigger_schedule(fault_stack.temporal_address, minutely["id"])
+
     def fired_after_restart() -> list[dict[str, object]] | None:
         items = fault_admin.get(
             f"/api/tasks/{minutely['id']}/runs", params={"page_size": 100}
@@ -94,7 +98,7 @@ def test_temporal_down_for_20s_loses_and_duplicates_nothing(
         later = [r for r in items if at(str(r["scheduled_at"])) > restarted_at]
         return items if later and all(r["status"] == "Completed" for r in later) else None
 
-    items = eventually(fired_after_restart, timeout=100, interval=1)
+    items = eventually(fired_after_restart, timeout=60, interval=1)
     fault_admin.patch(f"/api/tasks/{minutely['id']}", json={"status": "Inactive"})
     fire_times = [str(r["scheduled_at"]) for r in items]
     assert len(fire_times) == len(set(fire_times)), "a fire time was run twice"
