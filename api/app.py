@@ -55,6 +55,7 @@ from api.system.health import HealthProbe
 from api.system.stats import SystemReader
 from api.tasks.controller import TaskController, TaskRunController
 from api.tasks.fires import FireLedgerReader
+from api.tasks.overview import TaskOverviews
 from api.tasks.reads import TaskReader
 from api.tasks.run_wait import RunWaiter
 from api.tasks.service import TaskService
@@ -99,6 +100,7 @@ SERVICES = (
     "notification_channels",
     "task_reader",
     "run_waiter",
+    "task_overviews",
     "fire_ledger",
     "task_views",
     "worker_reader",
@@ -259,6 +261,7 @@ def _serve_tasks(
     ui = WebUi(settings.temporal_ui_url, settings.temporal_namespace)
     state.task_reader = TaskReader(reads, schedules, ui, state.fire_ledger, state.task_views)
     state.run_waiter = RunWaiter(reads, client, ui)
+    state.task_overviews = TaskOverviews(reads)
     state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
 
 

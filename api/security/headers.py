@@ -18,8 +18,11 @@ from api.console.session import STATIC_PATH, is_console_path
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
 )
+NO_REFERRER = (b"referrer-policy", b"no-referrer")
+# The console's own forms must name their origin (``no-referrer`` makes a browser
+# send ``Origin: null``, which the sign-in form refuses); other sites learn nothing.
+SAME_ORIGIN_REFERRER = (b"referrer-policy", b"same-origin")
 # API answers carry credentials and live data: never cached by intermediaries.
 NO_STORE = (b"cache-control", b"no-store")
 CONSOLE_CSP = (
@@ -36,11 +39,13 @@ class SecurityHeaders(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         extra = [*SECURITY_HEADERS]
         path = str(scope.get("path", ""))
-        if path.startswith("/api/"):
-            extra.append(NO_STORE)
-        elif is_console_path(path):
-            extra.append(CONSOLE_CSP)
+        if is_console_path(path):
+            extra.extend((SAME_ORIGIN_REFERRER, CONSOLE_CSP))
             if not path.startswith(STATIC_PATH):
+                extra.append(NO_STORE)
+        else:
+            extra.append(NO_REFERRER)
+            if path.startswith("/api/"):
                 extra.append(NO_STORE)
 
         async def send_with_headers(message: Message) -> None:
