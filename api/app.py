@@ -233,6 +233,7 @@ async def _serve_auth(
         ),
         csrf_secret=settings.jwt_secret,
         auth_service=state.auth_service,
+        backfill_max_fires=settings.backfill_max_fires,
     )
     state.api_key_service = ApiKeyService(sessions)
     state.user_service = UserService(sessions, hasher)

@@ -337,6 +337,7 @@ class RunRow:
     triggered_by: str | None
     workflow_id: str
     temporal_run_id: str | None
+    dispatched_at: datetime | None
 
 
 RUN_FIELDS = tuple(field.name for field in fields(RunRow))

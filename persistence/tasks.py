@@ -170,6 +170,17 @@ async def dependent_ids(session: AsyncSession, task_id: int) -> list[int]:
     return list(rows)
 
 
+async def dependents_named(session: AsyncSession, task_id: int) -> list[tuple[int, str]]:
+    """The tasks that depend on ``task_id``, as ``(id, name)`` by id."""
+    rows = await session.execute(
+        select(Task.id, Task.name)
+        .join(TaskDependency, TaskDependency.task_id == Task.id)
+        .where(TaskDependency.depends_on_id == task_id)
+        .order_by(Task.id)
+    )
+    return [(int(task), str(name)) for task, name in rows]
+
+
 def definition_of(task: object, dependencies: list[int]) -> TaskDefinition:
     """The definition a ``Task`` (or a row read with the same attribute names) holds."""
     own = {name: getattr(task, name) for name in OWN_FIELDS}

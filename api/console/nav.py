@@ -12,10 +12,15 @@ from litestar import Litestar
 class NavItem:
     label: str
     path: str
+    also: tuple[str, ...] = ()
+    """Other path prefixes that belong to this entry (a task's runs belong to Tasks)."""
+
+    def holds(self, path: str) -> bool:
+        return any(path.startswith(prefix) for prefix in (self.path, *self.also))
 
 
 NAV = (
-    NavItem("Tasks", "/ui/tasks"),
+    NavItem("Tasks", "/ui/tasks", also=("/ui/runs",)),
     NavItem("Workers", "/ui/workers"),
     NavItem("System", "/ui/system"),
 )

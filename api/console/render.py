@@ -33,6 +33,8 @@ class Console:
     cookies: SessionCookies
     csrf_secret: str
     auth_service: AuthService
+    backfill_max_fires: int
+    """``SCHEDULER_BACKFILL_MAX_FIRES``: the backfill form counts fires up to one past it."""
 
 
 def console_of(request: Request[Any, Any, Any]) -> Console:

@@ -13,8 +13,11 @@ from litestar.types import ControllerRouterHandler
 from api.console.access import provide_session_principal
 from api.console.errors import console_exception
 from api.console.forms import provide_form
+from api.console.pages.run import RunController
 from api.console.pages.sign_in import HOME, SignInController
 from api.console.pages.system import SystemController
+from api.console.pages.task import TaskController
+from api.console.pages.task_edit import SchedulePreviewController, TaskFormController
 from api.console.pages.tasks import TasksController
 from api.console.pages.workers import WorkersController
 from api.console.session import CONSOLE_PATH, STATIC_PATH
@@ -26,6 +29,10 @@ PAGES: list[ControllerRouterHandler] = [
     TasksController,
     WorkersController,
     SystemController,
+    TaskFormController,
+    SchedulePreviewController,
+    TaskController,
+    RunController,
 ]
 """The console's controllers; a new page is one more entry (see CONSOLE_CONTRACT.md)."""
 

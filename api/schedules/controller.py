@@ -11,8 +11,7 @@ from api.auth.permissions import Permission
 from api.body import StrictBody
 from api.envelope import Envelope, ok
 from api.openapi.responses import error_responses
-from api.schedules.preview import next_runs
-from api.schedules.rules import check_aware, check_schedule, check_timezone
+from api.schedules.preview import preview
 from api.schedules.schemas import PreviewIn, PreviewOut
 from domain.fire_times import DstPolicy
 
@@ -31,17 +30,7 @@ class ScheduleController(Controller):
         summary="The next fire times of a cron in a zone, before it is saved as a task",
     )
     async def preview(self, data: PreviewIn) -> Envelope[PreviewOut]:
-        check_schedule(data.schedule)
-        check_timezone(data.timezone)
         after = datetime.now(UTC) if data.after is None else data.after
-        check_aware("after", after)
-        schedule = " ".join(data.schedule.split())
-        policy = DstPolicy(data.dst_policy)
         return ok(
-            PreviewOut(
-                schedule=schedule,
-                timezone=data.timezone,
-                dst_policy=policy,
-                next_runs=next_runs(schedule, data.timezone, policy, after, data.count),
-            )
+            preview(data.schedule, data.timezone, DstPolicy(data.dst_policy), after, data.count)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from datetime import UTC, datetime
 
@@ -116,6 +117,11 @@ class TaskReader:
             paused=task.status != "Active",
             next_runs=next_runs(task.schedule, task.timezone, policy, datetime.now(UTC), count),
         )
+
+    async def dependents(self, task_id: int) -> builtins.list[tuple[int, str]]:
+        """The tasks that depend on ``task_id`` (and so keep it from being deleted)."""
+        async with self._sessions() as session:
+            return await tasks.dependents_named(session, task_id)
 
     async def run(self, run_id: int) -> RunOut:
         async with self._sessions() as session:

@@ -157,6 +157,8 @@ class RunOut(msgspec.Struct):
     worker_id: str | None
     retry_count: int
     scheduled_at: UtcDateTime
+    dispatched_at: UtcDateTime | None
+    """When the run left ``Pending`` (its dependencies met); null while it waits."""
     started_at: UtcDateTime | None
     completed_at: UtcDateTime | None
     result: str | None

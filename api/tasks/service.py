@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import math
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
+from api.schedules.preview import fires_between
 from api.schedules.rules import check_aware, check_schedule, check_timezone, invalid_schedule
 from api.schedules.schemas import BackfillIn
 from api.tasks.schemas import (
@@ -37,7 +37,6 @@ from api.tasks.schemas import (
     TaskSelector,
     TaskWrite,
 )
-from domain.fire_times import fire_times
 from domain.notifications import SUBSCRIBABLE_EVENTS
 from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
 from domain.schedule_policy import (
@@ -507,15 +506,8 @@ class TaskService:
             if task is None:
                 raise task_not_found(task_id)
             spec = tasks.schedule_spec(task)
-            # Temporal includes both ends of the range.
-            before_start = datetime.fromtimestamp(math.ceil(start.timestamp()) - 1, UTC)
-            fires = fire_times(
-                spec.schedule,
-                spec.timezone,
-                spec.dst_policy,
-                after=before_start,
-                until=end,
-                count=limit + 1,
+            fires = fires_between(
+                spec.schedule, spec.timezone, spec.dst_policy, start, end, limit + 1
             )
             if len(fires) > limit:
                 raise ApiError(

@@ -78,6 +78,7 @@ def run_out(run: TaskRun | RunRow, ui: WebUi) -> RunOut:
         worker_id=run.worker_id,
         retry_count=run.retry_count,
         scheduled_at=run.scheduled_at,
+        dispatched_at=run.dispatched_at,
         started_at=run.started_at,
         completed_at=run.completed_at,
         result=run.result,

@@ -18,6 +18,7 @@ from domain.parameters import SUPPORTED_TASK_TYPES
 TASK_STATUSES = ("Active", "Inactive")
 PATH = "/ui/tasks"
 ROWS_PATH = f"{PATH}/rows"
+NOTICES = {"deleted": "Task deleted, with its schedule and its run history."}
 
 
 def tasks_view(request: Request[Any, Any, Any]) -> ListView:
@@ -62,6 +63,7 @@ class TasksController(Controller):
             task_types=SUPPORTED_TASK_TYPES,
             page_sizes=PAGE_SIZES,
             strip_runs=STRIP_RUNS,
+            notice=NOTICES.get(request.query_params.get("notice") or ""),
         )
 
     @get("/rows")
