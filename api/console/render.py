@@ -49,7 +49,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     family = principal.token_family if principal is not None else None
     return {
         "principal": principal,
-        "csrf_token": csrf_token(console.csrf_secret, family) if family else "",
+        "csrf_value": csrf_token(console.csrf_secret, family) if family else "",
         "can_write": principal is not None and may(principal, Permission.TASK_WRITE),
         "can_delete": principal is not None and may(principal, Permission.TASK_DELETE),
         "current_path": request.url.path,

@@ -110,4 +110,10 @@ def environment() -> Environment:
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
+    engine = JinjaTemplateEngine.from_environment(environment())
+    # Litestar registers helpers of its own CSRF middleware (not used here) and
+    # of its URL routing; a template naming them by mistake must fail loudly, not
+    # render a function's repr into a form.
+    for name in ("csrf_token", "url_for", "url_for_static_asset"):
+        engine.engine.globals.pop(name, None)
+    return TemplateConfig(instance=engine)
