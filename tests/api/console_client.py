@@ -26,7 +26,7 @@ def sign_in(client: TestClient[Litestar], username: str) -> httpx.Response:
 
 def csrf_of(page: httpx.Response) -> str:
     """The CSRF token a console page's forms carry (every form of the page the same one)."""
-    found = set(CSRF.findall(page.text))
+    found: set[str] = set(CSRF.findall(page.text))
     assert len(found) == 1, (found, page.text[:2000])
     return found.pop()
 
