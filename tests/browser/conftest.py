@@ -36,13 +36,15 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: while the sync driver runs, its event loop is this thread's
+# running loop, and a later test's asyncio.run() would refuse to start.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium: str) -> Iterator[Browser]:
     launched = playwright.chromium.launch(
         executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
