@@ -10,6 +10,7 @@ from markupsafe import escape
 from tests.api.console_client import csrf_of, signed_in
 from tests.helpers import Api, unique
 from tests.in_process import App
+from tests.rows import complete_run
 
 pytestmark = pytest.mark.one_backend  # pages over the API's own services: no SQL of their own
 
@@ -226,3 +227,29 @@ def test_unknown_ids_are_pages_not_json(app: App) -> None:
     assert "Task with ID 987654321 not found" in missing.text
     assert run.status_code == 404
     assert "<html" in run.text
+
+
+def test_an_open_run_is_live_and_cancellable_a_finished_one_is_not(app: App, admin: Api) -> None:
+    task = admin.create_task()
+    run_id = admin.trigger(task["id"])  # no worker here: it stays open
+    with signed_in(app.client, "viewer") as client:
+        watched = client.get(f"/ui/runs/{run_id}")
+    assert f'data-poll="/ui/runs/{run_id}/live"' in watched.text
+    assert "Cancel run" not in watched.text
+    with signed_in(app.client, "operator") as client:
+        page = client.get(f"/ui/runs/{run_id}")
+        assert "Cancel run" in page.text
+        cancelled = client.post(
+            f"/ui/runs/{run_id}/cancel",
+            data={"csrf_token": csrf_of(page)},
+            follow_redirects=False,
+        )
+        assert cancelled.status_code == 303
+        assert cancelled.headers["location"] == f"/ui/runs/{run_id}"
+        complete_run(app, run_id, output="<b>all</b> [... 12 bytes cut ...] done\n")
+        live = client.get(f"/ui/runs/{run_id}/live", headers={"X-Console-Poll": "1"})
+    assert live.status_code == 200
+    assert "data-poll" not in live.text  # ended: the page stops polling
+    assert "Cancel run" not in live.text
+    assert "&lt;b&gt;all&lt;/b&gt; [... 12 bytes cut ...] done" in live.text
+    assert '<span class="badge completed">Completed</span>' in live.text

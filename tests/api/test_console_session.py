@@ -51,10 +51,15 @@ def test_sign_in_sets_a_strict_httponly_cookie_scoped_to_the_console(app: App) -
     app.client.cookies.clear()
 
 
-def test_secure_cookies_follow_an_https_public_url() -> None:
-    assert secure_cookies("https://scheduler.example.com")
+def test_secure_cookies_follow_an_https_public_url(app: App) -> None:
     assert not secure_cookies("http://127.0.0.1:8080")
     assert not secure_cookies("")
+    with another_instance(app, {"SCHEDULER_PUBLIC_URL": "https://scheduler.example.com"}) as tls:
+        tls.client.cookies.clear()
+        answer = sign_in(tls.client, "viewer")
+        tls.client.cookies.clear()
+    assert answer.status_code == 303
+    assert "secure" in answer.headers["set-cookie"].lower()
 
 
 def test_pages_carry_a_csp_without_inline_scripts_and_deny_framing(app: App) -> None:
@@ -136,6 +141,7 @@ def test_an_active_session_is_renewed_and_an_idle_one_expires(app: App) -> None:
         signed_in(short.client, "viewer") as client,
     ):
         first = client.cookies.get("scheduler_session")
+        token_before = csrf_of(client.get("/ui/tasks"))
         time.sleep(1.6)  # past half the token's life (whole-second exp: 0.4-1.4 s left)
         polled = client.get("/ui/tasks", headers={"X-Console-Poll": "1"})
         assert "set-cookie" not in polled.headers  # a poll is not activity
@@ -143,6 +149,8 @@ def test_an_active_session_is_renewed_and_an_idle_one_expires(app: App) -> None:
         assert visited.status_code == 200
         renewed = client.cookies.get("scheduler_session")
         assert renewed and renewed != first
+        # The same sign-in: forms rendered before the renewal still post.
+        assert csrf_of(client.get("/ui/tasks")) == token_before
         time.sleep(3.1)  # idle past the lifetime of the renewed token
         client.cookies.set("scheduler_session", renewed, path="/ui")
         expired = client.get("/ui/tasks", follow_redirects=False)
