@@ -26,13 +26,13 @@ from api.auth.service import AuthService, seed_default_users
 from api.auth.tokens import TokenService
 from api.codec.controller import codec_decode, codec_preflight, web_ui_origin
 from api.console.cookies import SessionCookies
+from api.console.errors import handle_any
 from api.console.render import Console
 from api.console.routes import console_routes
 from api.console.session import secure_cookies
 from api.console.templating import template_config
 from api.disconnect import ClientGone, client_gone
 from api.docs import docs_assets, docs_renderer
-from api.envelope import handle_exception
 from api.notifications.controller import NotificationChannelController
 from api.notifications.service import NotificationChannelService
 from api.observability.collector import RUN_BOUNDS, DatabaseSnapshots, SchedulerCollector
@@ -123,7 +123,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*ROUTES, docs_assets(), *console_routes()],
         lifespan=[_lifespan(settings, registry, rate_limit_store)],
         dependencies=_dependencies(),
-        exception_handlers={ClientGone: client_gone, Exception: handle_exception},
+        exception_handlers={ClientGone: client_gone, Exception: handle_any},
         openapi_config=document.config,
         plugins=[document.structs],
         template_config=template_config(),

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 
 from api.console.access import SignInRequired
 from api.console.render import POLL_HEADER, base_context, console_of
-from api.console.session import SESSION_COOKIE
+from api.console.session import SESSION_COOKIE, is_console_path
 from api.envelope import handle_exception
 
 LOGIN_PATH = "/ui/login"
@@ -44,3 +44,11 @@ def console_exception(request: Request[Any, Any, Any], exc: Exception) -> Respon
         },
         status_code=status,
     )
+
+
+def handle_any(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The app's handler: what the router answers by itself under ``/ui`` (an unknown
+    page, a wrong method) is a console page too; everything else is the API's envelope."""
+    if is_console_path(request.url.path):
+        return console_exception(request, exc)
+    return handle_exception(request, exc)

@@ -223,6 +223,13 @@ def test_unknown_ids_are_pages_not_json(app: App) -> None:
     with signed_in(app.client, "viewer") as client:
         missing = client.get("/ui/tasks/987654321")
         run = client.get("/ui/runs/987654321")
+        nowhere = client.get("/ui/no-such-page")
+        wrong_method = client.delete("/ui/tasks")
+    for answer, status in ((nowhere, 404), (wrong_method, 405)):
+        assert answer.status_code == status
+        assert answer.headers["content-type"].startswith("text/html"), answer.text
+        assert "Back to tasks" in answer.text
+    assert app.client.get("/api/no-such-route").json()["error"]["code"] == "NOT_FOUND"
     assert missing.status_code == 404
     assert "Task with ID 987654321 not found" in missing.text
     assert run.status_code == 404
