@@ -240,7 +240,8 @@ class TaskController(Controller):
         headers = {"Idempotent-Replayed": "true"} if triggered.replayed else {}
         if wait is not None:
             waited = await unless_disconnected(
-                request.receive, run_waiter.wait(triggered.task_run_id, wait)
+                request.receive,
+                run_waiter.wait(triggered.task_run_id, wait, triggered.workflow_id),
             )
             answer.run = waited.run
             headers.update(_wait_headers(waited))

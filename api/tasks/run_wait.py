@@ -30,7 +30,7 @@ from api.tasks.schemas import RunOut
 from api.tasks.views import run_out
 from domain.statuses import RunStatus
 from persistence import runs
-from persistence.models import TaskRun
+from persistence.runs import RunRow
 from workflows.web_ui import WebUi
 
 log = logging.getLogger(__name__)
@@ -59,28 +59,32 @@ class RunWaiter:
         self.open = 0
         """Waits in progress in this process (the ``scheduler_run_waits_open`` gauge)."""
 
-    async def wait(self, run_id: int, seconds: float) -> Waited:
+    async def wait(self, run_id: int, seconds: float, workflow_id: str | None = None) -> Waited:
         """The run once it is terminal, or as it is after ``seconds``.
 
-        404 ``TASK_RUN_NOT_FOUND`` when there is no such run (or it is deleted
-        while waited on). Cancelling the caller ends the wait at once.
+        ``workflow_id`` (a run just triggered, known to be open) spares the
+        first read of the row. 404 ``TASK_RUN_NOT_FOUND`` when there is no such
+        run (or it is deleted while waited on). Cancelling the caller ends the
+        wait at once.
         """
         deadline = time.monotonic() + seconds
-        run = await self._read(run_id)
-        if RunStatus(run.status).is_terminal:
-            return Waited(run_out(run, self._ui), finished=True)
+        if workflow_id is None:
+            run = await self._read(run_id)
+            if RunStatus(run.status).is_terminal:
+                return Waited(run_out(run, self._ui), finished=True)
+            workflow_id = run.workflow_id
         self.open += 1
         try:
-            run = await self._until_terminal(run, deadline)
+            run = await self._until_terminal(run_id, workflow_id, deadline)
         finally:
             self.open -= 1
         return Waited(run_out(run, self._ui), finished=RunStatus(run.status).is_terminal)
 
-    async def _until_terminal(self, run: TaskRun, deadline: float) -> TaskRun:
+    async def _until_terminal(self, run_id: int, workflow_id: str, deadline: float) -> RunRow:
         recheck = FIRST_RECHECK_SECONDS
         while True:
-            closed = await self._workflow_closed(run.workflow_id, deadline - time.monotonic())
-            run = await self._read(run.id)
+            closed = await self._workflow_closed(workflow_id, deadline - time.monotonic())
+            run = await self._read(run_id)
             if RunStatus(run.status).is_terminal or closed is None:
                 return run
             # No workflow (yet), or one closed without a final row: look again soon.
@@ -90,7 +94,7 @@ class RunWaiter:
             await asyncio.sleep(pause)
             recheck = min(recheck * 2, MAX_RECHECK_SECONDS)
             if time.monotonic() >= deadline:
-                return await self._read(run.id)
+                return await self._read(run_id)
 
     async def _workflow_closed(self, workflow_id: str, within: float) -> bool | None:
         """True once the workflow has closed, False when it cannot be watched (not found,
@@ -111,9 +115,9 @@ class RunWaiter:
             return False
         return True
 
-    async def _read(self, run_id: int) -> TaskRun:
+    async def _read(self, run_id: int) -> RunRow:
         async with self._sessions() as session:
-            run = await runs.get_run(session, run_id)
+            run = await runs.get_run_row(session, run_id)
         if run is None:
             raise run_not_found(run_id)
         return run

@@ -446,7 +446,7 @@ class TaskService:
                 await self._deliver_at_once(
                     entry_id, functools.partial(self._starter.start_run, run)
                 )
-            return Triggered(run_id)
+            return Triggered(run_id, workflow_id=workflow_id)
         raise ApiError(
             409,
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -602,6 +602,8 @@ class Triggered:
     task_run_id: int
     replayed: bool = False
     """An earlier trigger with the same idempotency key made this run; nothing was started."""
+    workflow_id: str | None = None
+    """The new run's workflow (None when replayed): it is open, perhaps not started yet."""
 
 
 # A claim is retried only when the key vanished between our insert and our
