@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -346,6 +347,19 @@ RUN_FIELDS = tuple(field.name for field in fields(RunRow))
 
 async def get_run(session: AsyncSession, run_id: int) -> TaskRun | None:
     return await session.get(TaskRun, run_id)
+
+
+# Built once: SQLAlchemy keys its compiled-statement cache by the statement,
+# and building it was a good part of a read this small.
+_RUN_ROW = select(*(TaskRun.__table__.c[name] for name in RUN_FIELDS)).where(
+    TaskRun.__table__.c.id == bindparam("run_id")
+)
+
+
+async def get_run_row(session: AsyncSession, run_id: int) -> RunRow | None:
+    """One run as its view shows it, without the definition snapshot (None: no such run)."""
+    row = (await session.execute(_RUN_ROW, {"run_id": run_id})).one_or_none()
+    return None if row is None else RunRow(*row)
 
 
 async def list_runs(

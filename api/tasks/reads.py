@@ -125,7 +125,7 @@ class TaskReader:
 
     async def run(self, run_id: int) -> RunOut:
         async with self._sessions() as session:
-            run = await runs.get_run(session, run_id)
+            run = await runs.get_run_row(session, run_id)
         if run is None:
             raise run_not_found(run_id)
         return run_out(run, self._ui)
