@@ -262,7 +262,7 @@ async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> Non
         half = args.runs // 2
         with profiled(_profiled_pids(stack), args.profile):
             for size, order in ((half, "bpw"), (args.runs - half, "wpb")):
-                for side in order:
+                for side in (side for side in order if side in args.sides):
                     with cpu[side]:
                         if side == "b":
                             phase = await bare_phase(bare_client, queue, size, args.concurrency)
@@ -274,45 +274,45 @@ async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> Non
                         else:
                             phase = await wait_phase(api, task["id"], size, args.concurrency)
                         phases[side].add(phase)
-        c1 = {
-            "p": await sequential_api_latency(api, task["id"], args.latency_runs),
-            "w": await wait_phase(api, task["id"], args.latency_runs, 1),
-            "b": await bare_phase(bare_client, queue, args.latency_runs, 1),
-        }
+        c1 = {side: Phase() for side in SIDES}
+        if "p" in args.sides:
+            c1["p"] = await sequential_api_latency(api, task["id"], args.latency_runs)
+        if "w" in args.sides:
+            c1["w"] = await wait_phase(api, task["id"], args.latency_runs, 1)
+        c1["b"] = await bare_phase(bare_client, queue, args.latency_runs, 1)
 
     c = args.concurrency
     bare = phases["b"]
     report.add(f"bare runs/s (C={c})", bare.rate, "runs/s")
+    ran = {side: name for side, name in SIDES.items() if side in args.sides}
     for side in "pw":
-        name = SIDES[side]
-        report.add(f"{name} runs/s (C={c})", phases[side].rate, "runs/s")
+        if side in ran:
+            report.add(f"{ran[side]} runs/s (C={c})", phases[side].rate, "runs/s")
     for side, target in (("p", 0.7), ("w", 0.8)):
-        ratio = phases[side].rate / bare.rate if bare.rate else 0.0
-        report.add(
-            f"ratio {SIDES[side]} / bare", ratio, "", target=f">= {target}", met=ratio >= target
-        )
-    for side in SIDES:
-        report.add(
-            f"{SIDES[side]} latency p50 (C={c})", percentile(phases[side].latencies, 50), "s"
-        )
-        report.add(
-            f"{SIDES[side]} latency p99 (C={c})", percentile(phases[side].latencies, 99), "s"
-        )
+        if side in ran:
+            ratio = phases[side].rate / bare.rate if bare.rate else 0.0
+            report.add(
+                f"ratio {ran[side]} / bare", ratio, "", target=f">= {target}", met=ratio >= target
+            )
+    for side, name in ran.items():
+        latencies = phases[side].latencies
+        report.add(f"{name} latency p50 (C={c})", percentile(latencies, 50), "s")
+        report.add(f"{name} latency p99 (C={c})", percentile(latencies, 99), "s")
     bare_p50 = percentile(c1["b"].latencies, 50)
-    for side in "bpw":
+    for side, name in ran.items():
         p50, p99 = percentile(c1[side].latencies, 50), percentile(c1[side].latencies, 99)
         if side == "w":
             limit = 1.25 * bare_p50
             report.add(
-                f"{SIDES[side]} trigger->done p50 (C=1)",
+                f"{name} trigger->done p50 (C=1)",
                 p50,
                 "s",
                 target=f"<= 1.25 x bare ({limit:.3f} s)",
                 met=p50 <= limit,
             )
         else:
-            report.add(f"{SIDES[side]} trigger->done p50 (C=1)", p50, "s")
-        report.add(f"{SIDES[side]} trigger->done p99 (C=1)", p99, "s")
+            report.add(f"{name} trigger->done p50 (C=1)", p50, "s")
+        report.add(f"{name} trigger->done p99 (C=1)", p99, "s")
     failures = sum(phase.failures for phase in (*phases.values(), *c1.values()))
     report.add("runs not Completed", failures, "runs", target="0", met=failures == 0)
     report.note(
@@ -323,7 +323,7 @@ async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> Non
         f"{args.orchestrators} orchestrator(s), {args.executors} shell worker(s),"
         f" {settings.worker_max_concurrent_tasks} executor slots each; bare worker as many"
     )
-    for side, name in SIDES.items():
+    for side, name in ran.items():
         per_run = cpu[side].per_run_ms(args.runs)
         report.note(
             f"CPU ms per run, {name}: "
@@ -331,9 +331,9 @@ async def measure(stack: Stack, args: argparse.Namespace, report: Report) -> Non
             + f" (total {sum(per_run.values()):.1f})"
         )
     report.details = {
-        "cpu_ms_per_run": {name: cpu[side].per_run_ms(args.runs) for side, name in SIDES.items()},
-        "elapsed_s": {name: phases[side].elapsed for side, name in SIDES.items()},
-        "c1_latencies_s": {name: c1[side].latencies for side, name in SIDES.items()},
+        "cpu_ms_per_run": {name: cpu[side].per_run_ms(args.runs) for side, name in ran.items()},
+        "elapsed_s": {name: phases[side].elapsed for side, name in ran.items()},
+        "c1_latencies_s": {name: c1[side].latencies for side, name in ran.items()},
     }
 
 
@@ -351,8 +351,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--orchestrators", type=int, default=1, help="orchestrator processes (default 1)"
     )
     parser.add_argument("--executors", type=int, default=1, help="shell workers (default 1)")
+    parser.add_argument(
+        "--sides",
+        default="bpw",
+        help="b (bare: always), p (scheduler, polling), w (scheduler, wait); default bpw",
+    )
     add_stack_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if set(args.sides) - set(SIDES) or "b" not in args.sides:
+        parser.error("--sides takes b, p and w, and always b")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
