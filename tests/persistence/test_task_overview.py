@@ -8,12 +8,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import delete, event, insert
 
 from api.pagination import PageRequest
 from api.tasks.overview import STRIP_RUNS, TaskOverviews
 from persistence.database import create_engine, create_sessionmaker
-from persistence.models import TaskRun
+from persistence.models import Task, TaskRun
 from tests.persistence.conftest import Database, new_task
 
 
@@ -44,10 +44,9 @@ def test_a_page_reads_every_tasks_runs_in_the_same_statements(db: Database) -> N
         engine = create_engine(db.database_url)
         sessions = create_sessionmaker(engine)
         prefix = f"overview-{uuid.uuid4().hex[:6]}"
+        made: list[int] = []
         try:
-            busy = await new_task(sessions, prefix=prefix)
-            idle = await new_task(sessions, prefix=prefix)
-            old = await new_task(sessions, prefix=prefix)
+            busy, idle, old = made = [await new_task(sessions, prefix=prefix) for _ in range(3)]
             now = datetime.now(UTC)
             rows = [
                 _run(busy, "Failed" if n % 5 == 0 else "Completed", now - timedelta(minutes=30 - n))
@@ -87,6 +86,10 @@ def test_a_page_reads_every_tasks_runs_in_the_same_statements(db: Database) -> N
             assert len(lines[old].recent_runs) == 2
             assert (lines[old].week.succeeded, lines[old].week.finished) == (0, 1)
         finally:
+            # The session's database is shared: leave no run or task behind.
+            async with sessions() as session, session.begin():
+                await session.execute(delete(TaskRun).where(TaskRun.task_id.in_(made)))
+                await session.execute(delete(Task).where(Task.id.in_(made)))
             await engine.dispose()
 
     asyncio.run(scenario())
