@@ -137,6 +137,8 @@ class SoakReport:
     failed_reasons: dict[str, int] = field(default_factory=dict)
     availability: dict[str, float] = field(default_factory=dict)
     """Share of triggers answered 201, per fault window (and outside them: ``steady``)."""
+    windows: list[tuple[str, float, float]] = field(default_factory=list)
+    """Each fault as held: ``(fault, start, length)`` in seconds, restart included."""
     refused: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per window, the answers other than 201 (``none``: no answer)."""
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -174,6 +176,7 @@ class SoakReport:
             f"command executions beyond their runs {self.executions_beyond_runs} "
             f"{self.executions_beyond_runs_by_window}, "
             f"status mismatches mirror/Temporal {self.status_mismatches}",
+            f"fault windows (start, length incl. restart): {self.windows}",
             f"trigger availability: {avail}",
             f"refused answers per window: {self.refused}",
             f"failed runs by reason: {self.failed_reasons}",
@@ -260,6 +263,8 @@ class Soak:
         self.files: dict[int, Path] = {}
         self.started = 0.0
         self.log: list[str] = []
+        self.held: list[tuple[str, float, float]] = []
+        """Each fault as it happened: from its start to its process answering again."""
 
     def _say(self, message: str) -> None:
         line = f"[{time.monotonic() - self.started:6.1f}s] {message}"
@@ -332,9 +337,11 @@ class Soak:
         for fault, start, length in self.plan.windows:
             await asyncio.sleep(max(0.0, start - (time.monotonic() - self.started)))
             self._say(f"{fault}: down for {length:.0f} s")
+            began = time.monotonic() - self.started
             await asyncio.to_thread(self.faults.start, fault)
             await asyncio.sleep(max(0.0, start + length - (time.monotonic() - self.started)))
             await asyncio.to_thread(self.faults.end, fault)
+            self.held.append((fault, began, time.monotonic() - self.started - began))
             self._say(f"{fault}: back")
 
     async def _drain(self, api: ApiClient, task_ids: list[int]) -> None:
@@ -460,6 +467,7 @@ class Soak:
                     example("executed again", f"task {task_id}: token {token} at {at:.1f}")
         report.executions_beyond_runs_by_window = dict(beyond_by_window)
         self._availability(report)
+        report.windows = [(f, round(a, 1), round(b, 1)) for f, a, b in self.held]
         report.examples = examples
         return report
 
@@ -469,14 +477,15 @@ class Soak:
         A window runs on for the heartbeat timeout after its end: what its fault
         caused shows up then (an attempt lost with a worker is retried only then).
         """
-        for fault, start, length in self.plan.windows:
+        for fault, start, length in self.held:
             if start <= offset < start + length + _AFTERMATH_SECONDS:
                 return fault
         return "steady"
 
     def _availability(self, report: SoakReport) -> None:
         def window_of(sent_at: float) -> str:
-            for fault, start, length in self.plan.windows:
+            # Until the restarted process answers: a restart is part of its fault.
+            for fault, start, length in self.held:
                 if start <= sent_at < start + length:
                     return fault
             return "steady"
