@@ -4,6 +4,7 @@ with its entry, is not settled by the reconciler, and the relay starts it (once)
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -113,6 +114,30 @@ def test_a_trigger_while_temporal_is_unreachable_waits_and_the_relay_starts_it(
 
     _with_temporal(app, relay)
     assert admin.run(run_id)["status"] == "Pending"  # no orchestrator here: nothing settled it
+
+
+def test_a_backlog_starts_in_the_order_it_was_accepted(
+    app: App, admin: Api, unreachable: Api
+) -> None:
+    """Once entries wait for the relay, a trigger on an API that reaches Temporal queues
+    behind them instead of overtaking them."""
+    task = admin.create_task()
+    first = unreachable.post(f"/api/tasks/{task['id']}/trigger").json()["data"]["task_run_id"]
+    time.sleep(0.6)  # older than the reachable instance's start timeout: a backlog
+    with another_instance(app, {"SCHEDULER_OUTBOX_START_TIMEOUT_SECONDS": "0.5"}) as reachable:
+        second = reachable.api("admin").trigger(task["id"])
+
+    async def relay(sessions: async_sessionmaker[AsyncSession], client: Client) -> None:
+        assert await _entries(sessions, task["id"]) == 2
+        assert await _relay(app, sessions, client).relay_once() == 2
+        started = []
+        for run_id in (first, second):
+            handle = client.get_workflow_handle(f"task-{task['id']}-manual-{run_id}")
+            started.append((await handle.describe()).start_time)
+            await handle.terminate("test over")
+        assert started == sorted(started)
+
+    _with_temporal(app, relay)
 
 
 def test_a_reachable_trigger_starts_at_once_and_leaves_no_entry(app: App, admin: Api) -> None:
