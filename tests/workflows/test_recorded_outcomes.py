@@ -29,8 +29,8 @@ from domain.statuses import RunTrigger
 from persistence import runs, tasks
 from persistence.database import create_engine, create_sessionmaker
 from persistence.migrate import migrate
-from persistence.models import Task
 from tests.in_process import sqlite_url
+from tests.persistence.conftest import new_task
 from tests.workflows.doubles import Mirror
 from tests.workflows.harness import plan, running
 from workflows.payloads import ExecuteTask, ExecutionResult, RunOutcome
@@ -77,29 +77,16 @@ async def recorded_run(directory: Path) -> AsyncIterator[tuple[AttemptTracker, i
     try:
         await migrate(engine)
         sessions = create_sessionmaker(engine)
+        task_id = await new_task(sessions, prefix="recorded")
         async with sessions() as session, session.begin():
-            now = datetime.now(UTC)
-            task = Task(
-                name=f"recorded-{uuid.uuid4().hex[:8]}",
-                task_type="shell",
-                schedule="0 0 1 1 *",
-                parameters={"command": "true"},
-                timeout_seconds=30,
-                max_retries=0,
-                status="Active",
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(task)
-            await session.flush()
-            found = await tasks.get_task_with_dependencies(session, task.id)
+            found = await tasks.get_task_with_dependencies(session, task_id)
             assert found is not None
             run_id = await runs.create_run(
                 session,
                 *found,
                 workflow_id=f"wf-{uuid.uuid4().hex}",
                 trigger=RunTrigger.MANUAL,
-                scheduled_at=now,
+                scheduled_at=datetime.now(UTC),
             )
         yield AttemptTracker(create_sessionmaker(engine, autocommit=True), "tracker-worker"), run_id
     finally:
