@@ -141,6 +141,9 @@ class AttemptTracker:
         self._sessions = sessions
         self.worker_id = worker_id
         self.in_flight = 0
+        # Runs with an attempt executing in this process, each set once that attempt
+        # has recorded its outcome (or ended without one).
+        self._executing: dict[int, asyncio.Event] = {}
 
     async def _report_running(self, task: ExecuteTask, attempt: int, started_at: datetime) -> None:
         # Best effort by design: with the database unreachable the attempt still
@@ -163,24 +166,49 @@ class AttemptTracker:
         (a success, a non-retryable failure, a failure of the task's last
         attempt), Temporal retried only because that report never reached it:
         the recorded outcome is returned (or raised) again and nothing runs.
-        A task with ``redeliver_finished`` always runs.
+        An earlier attempt still executing in this process (Temporal gave up on
+        it because its heartbeats came late, on a starved machine) is waited
+        for first, heartbeating, so its outcome is taken rather than its
+        command run a second time beside it. A task with ``redeliver_finished``
+        always runs.
         """
         number = activity.info().attempt + task.attempt_offset
         if not task.redeliver_finished and number > 1:
+            earlier = self._executing.get(task.task_run_id)
+            if earlier is not None:
+                await self._heartbeat_until(earlier)
             recovered = await self._recover(task, number)
             if recovered is not None:
                 return recovered
-        async with self.attempt(task) as attempt:
-            try:
-                result = await body(attempt)
-            except ApplicationError as err:
-                report = err.details[0] if err.details else None
-                if isinstance(report, ExecutionResult) and not task.redeliver_finished:
-                    await self._record(_recorded(task, report, err))
-                raise
-            if not task.redeliver_finished:
-                await self._record(_recorded(task, result, None))
-            return result
+        ended = asyncio.Event()
+        self._executing[task.task_run_id] = ended
+        try:
+            async with self.attempt(task) as attempt:
+                try:
+                    result = await body(attempt)
+                except ApplicationError as err:
+                    report = err.details[0] if err.details else None
+                    if isinstance(report, ExecutionResult) and not task.redeliver_finished:
+                        await self._record(_recorded(task, report, err))
+                    raise
+                if not task.redeliver_finished:
+                    await self._record(_recorded(task, result, None))
+                return result
+        finally:
+            ended.set()
+            if self._executing.get(task.task_run_id) is ended:
+                del self._executing[task.task_run_id]
+
+    async def _heartbeat_until(self, ended: asyncio.Event) -> None:
+        """Wait for ``ended`` while heartbeating, so this attempt is not given up meanwhile."""
+        timeout = activity.info().heartbeat_timeout
+        heartbeats = asyncio.create_task(
+            _heartbeat_forever(timeout.total_seconds() / 2 if timeout else 5.0)
+        )
+        try:
+            await ended.wait()
+        finally:
+            heartbeats.cancel()
 
     async def _record(self, outcome: RecordedOutcome) -> None:
         for tries in range(1, _RECORD_TRIES + 1):

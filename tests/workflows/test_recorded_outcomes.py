@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from activities import attempt as attempt_module
 from activities.attempt import Attempt, AttemptTracker
 from domain import failures
 from domain.statuses import RunTrigger
@@ -164,3 +165,55 @@ def test_a_retryable_failure_is_retried_as_before(
     assert isinstance(outcome, ApplicationError)
     assert executor.executed == [1, 2]
     assert mirror.final.error_message == "exit code 3"
+
+
+@dataclass
+class StarvedShell:
+    """The first attempt's heartbeats never arrive (a starved machine) and its command
+    outlasts the heartbeat timeout; Temporal retries it on this same worker meanwhile."""
+
+    tracker: AttemptTracker
+    executed: list[int] = field(default_factory=list)
+    retried: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _body(self, attempt: Attempt) -> ExecutionResult:
+        self.executed.append(attempt.number)
+        await asyncio.wait_for(self.retried.wait(), 30)
+        await asyncio.sleep(0.5)  # the retry is waiting now
+        return attempt.succeeded("slow\n")
+
+    @activity.defn(name="run_shell")
+    async def run_shell(self, task: ExecuteTask) -> ExecutionResult:
+        if activity.info().attempt > 1:
+            self.retried.set()
+        return await self.tracker.execute(task, self._body)
+
+
+def test_a_retry_beside_a_still_running_attempt_waits_for_it_instead_of_running_again(
+    temporal: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet_first = attempt_module._heartbeat_forever
+
+    async def starved(every_seconds: float) -> None:
+        if activity.info().attempt == 1:
+            await asyncio.sleep(3600)  # heartbeats that never arrive
+        await quiet_first(every_seconds)
+
+    monkeypatch.setattr(attempt_module, "_heartbeat_forever", starved)
+
+    async def main() -> tuple[Mirror, StarvedShell, RunOutcome]:
+        async with recorded_run(tmp_path) as (tracker, run_id):
+            executor = StarvedShell(tracker)
+            starving = plan(
+                dispatched=True, task_run_id=run_id, max_retries=2, heartbeat_timeout_seconds=1.0
+            )
+            mirror = Mirror(starving)
+            async with running(temporal, mirror, executor) as run:
+                return mirror, executor, await run.handle.result()
+
+    mirror, executor, outcome = asyncio.run(main())
+    assert outcome.status == "Completed"
+    assert executor.executed == [1]
+    assert mirror.final.result == "slow\n"
+    assert mirror.final.error_message is not None
+    assert mirror.final.error_message.startswith("recovered: attempt 1 had finished")
