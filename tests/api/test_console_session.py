@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from api.auth.tokens import ACCESS, TokenService
 from api.console.session import secure_cookies
 from tests.api.console_client import csrf_of, sign_in, signed_in
 from tests.in_process import App, another_instance
@@ -135,24 +134,45 @@ def test_sign_in_never_redirects_off_the_console(app: App) -> None:
     app.client.cookies.clear()
 
 
+def token_like(app: App, session_token: str, ttl_seconds: int) -> str:
+    """An access token of the same sign-in as ``session_token`` with ``ttl_seconds`` to live
+    (negative: already expired), signed as the app signs its own."""
+    settings = app.settings
+    tokens = TokenService(
+        settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience, ttl_seconds, ttl_seconds
+    )
+    token, _ = tokens.reissue_access(tokens.decode(session_token, ACCESS))
+    return token
+
+
 def test_an_active_session_is_renewed_and_an_idle_one_expires(app: App) -> None:
-    with (
-        another_instance(app, {"SCHEDULER_ACCESS_TOKEN_TTL_SECONDS": "3"}) as short,
-        signed_in(short.client, "viewer") as client,
-    ):
-        first = client.cookies.get("scheduler_session")
-        token_before = csrf_of(client.get("/ui/tasks"))
-        time.sleep(1.6)  # past half the token's life (whole-second exp: 0.4-1.4 s left)
+    with signed_in(app.client, "viewer") as client:
+        signed = client.cookies.get("scheduler_session") or ""
+        domain = next(iter(client.cookies.jar)).domain
+
+        def hold(token: str) -> None:
+            """Make the browser's cookie hold ``token`` (as the server would have set it)."""
+            client.cookies.set("scheduler_session", token, domain=domain, path="/ui")
+
+        form_token = csrf_of(client.get("/ui/tasks"))
+        assert "set-cookie" not in client.get("/ui/tasks").headers  # young: nothing to renew
+        # Past half its life (60 s of 3600 left):
+        aging = token_like(app, signed, 60)
+        hold(aging)
         polled = client.get("/ui/tasks", headers={"X-Console-Poll": "1"})
+        assert polled.status_code == 200
         assert "set-cookie" not in polled.headers  # a poll is not activity
         visited = client.get("/ui/tasks")
         assert visited.status_code == 200
         renewed = client.cookies.get("scheduler_session")
-        assert renewed and renewed != first
+        assert renewed and renewed not in (signed, aging)
+        assert f"max-age={app.settings.access_token_ttl_seconds}" in (
+            visited.headers["set-cookie"].lower()
+        )
         # The same sign-in: forms rendered before the renewal still post.
-        assert csrf_of(client.get("/ui/tasks")) == token_before
-        time.sleep(3.1)  # idle past the lifetime of the renewed token
-        client.cookies.set("scheduler_session", renewed, path="/ui")
+        assert csrf_of(visited) == form_token
+        # Idle past its token's life, the session is over.
+        hold(token_like(app, signed, -5))
         expired = client.get("/ui/tasks", follow_redirects=False)
         assert expired.status_code == 303
         assert expired.headers["location"].startswith("/ui/login")
