@@ -55,6 +55,17 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def wall_time(local: str) -> str:
+    """An ISO 8601 time with offset as a person reads it: "Wed 2 Dec 2026, 09:00 (UTC+01:00)"."""
+    try:
+        moment = datetime.fromisoformat(local)
+    except ValueError:
+        return local
+    offset = moment.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} ({zone})"
+
+
 def iso(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -90,6 +101,7 @@ FILTERS = {
     "ago": ago,
     "when": when,
     "iso": iso,
+    "wall_time": wall_time,
     "duration": duration,
     "pretty_json": pretty_json,
     "status_class": status_class,
