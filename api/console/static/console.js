@@ -20,6 +20,8 @@
     var url = element.getAttribute("data-poll");
     var every = parseInt(element.getAttribute("data-poll-ms") || "1000", 10);
     window.setTimeout(function () {
+      // A tab nobody looks at asks for nothing; it catches up when shown again.
+      if (document.hidden) { poll(element); return; }
       fetch(url, { credentials: "same-origin", headers: { "X-Console-Poll": "1" } })
         .then(function (response) {
           if (response.status === 401) { window.location.reload(); return null; }
