@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from markupsafe import escape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.console.pages.run import still_live
+from api.notifications.schemas import DeliveryOut
+from api.tasks.schemas import RunOut
+from persistence.models import NotificationDelivery
 from tests.api.console_client import csrf_of, signed_in
+from tests.credential_rows import with_sessions
 from tests.helpers import Api, unique
 from tests.in_process import App
 from tests.rows import complete_run
@@ -256,7 +263,72 @@ def test_an_open_run_is_live_and_cancellable_a_finished_one_is_not(app: App, adm
         complete_run(app, run_id, output="<b>all</b> [... 12 bytes cut ...] done\n")
         live = client.get(f"/ui/runs/{run_id}/live", headers={"X-Console-Poll": "1"})
     assert live.status_code == 200
-    assert "data-poll" not in live.text  # ended: the page stops polling
     assert "Cancel run" not in live.text
     assert "&lt;b&gt;all&lt;/b&gt; [... 12 bytes cut ...] done" in live.text
     assert '<span class="badge completed">Completed</span>' in live.text
+
+
+def test_the_run_page_lists_the_notifications_sent_for_the_run(app: App, admin: Api) -> None:
+    task = admin.create_task()
+    run_id = admin.trigger(task["id"])
+    complete_run(app, run_id)
+    now = datetime.now(UTC)
+
+    async def deliveries(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            for name, delivered, gave_up, error in (
+                ("<ops> hook", now, None, None),
+                ("mail", None, now, "550 mailbox unavailable"),
+            ):
+                session.add(
+                    NotificationDelivery(
+                        event_id=f"run-{run_id}-success-{name}",
+                        event="success",
+                        task_id=task["id"],
+                        task_run_id=run_id,
+                        channel_id=None,
+                        channel_type="webhook",
+                        channel_name=name,
+                        body={},
+                        attempts=3,
+                        last_status=550 if error else 200,
+                        last_error=error,
+                        delivered_at=delivered,
+                        gave_up_at=gave_up,
+                    )
+                )
+
+    with_sessions(app, deliveries)
+    with signed_in(app.client, "viewer") as client:
+        page = client.get(f"/ui/runs/{run_id}")
+    section = page.text[page.text.index('id="run-notifications"') :]
+    assert "&lt;ops&gt; hook" in section
+    assert '<span class="badge completed">delivered</span>' in section
+    assert '<span class="badge failed">gave up</span>' in section
+    assert "550 mailbox unavailable" in section
+
+
+def test_a_run_page_stops_refreshing_once_its_end_is_told() -> None:
+    now = datetime.now(UTC)
+
+    def run(status: str, ended: datetime | None) -> RunOut:
+        return RunOut(
+            id=1, task_id=1, status=status, worker_id=None, retry_count=0, scheduled_at=now,
+            dispatched_at=None, started_at=None, completed_at=ended, result=None,
+            error_message=None, execution_duration_ms=None, created_at=now, trigger="manual",
+            triggered_by=None, workflow_id="w", temporal_run_id=None, temporal_ui_url=None,
+        )  # fmt: skip
+
+    def delivery(delivered: datetime | None) -> DeliveryOut:
+        return DeliveryOut(
+            id=1, event="success", event_id="e", channel_id=1, channel_name="c",
+            channel_type="webhook", attempts=1, last_status=None, last_error=None,
+            delivered_at=delivered, gave_up_at=None, created_at=now,
+        )  # fmt: skip
+
+    long_ago = now - timedelta(minutes=5)
+    assert still_live(run("Running", None), [], now)
+    assert still_live(run("Completed", now - timedelta(seconds=5)), [], now)  # its news is due
+    assert still_live(run("Completed", long_ago), [delivery(None)], now)  # still being tried
+    assert not still_live(run("Completed", long_ago), [delivery(long_ago)], now)
+    assert not still_live(run("Failed", long_ago), [], now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -14,6 +14,8 @@ from api.auth.principal import Principal
 from api.console.access import signed_in
 from api.console.forms import Form
 from api.console.render import fragment, page, redirect
+from api.notifications.schemas import DeliveryOut
+from api.notifications.service import NotificationChannelService
 from api.tasks.controller import RunIdParam
 from api.tasks.reads import TaskReader
 from api.tasks.schemas import RunOut
@@ -59,12 +61,31 @@ def timeline(run: RunOut) -> list[Step]:
     return steps
 
 
-async def run_context(run_id: int, task_reader: TaskReader) -> dict[str, Any]:
+NOTIFY_GRACE = timedelta(seconds=60)
+"""How long after a run ends its page keeps looking for the notifications of its end."""
+
+
+def still_live(run: RunOut, deliveries: list[DeliveryOut], now: datetime) -> bool:
+    """Whether the page should keep refreshing: the run is open, a delivery is still being
+    tried, or the run ended so recently that the notifications of its end may be on their way."""
+    if not RunStatus(run.status).is_terminal:
+        return True
+    if any(d.delivered_at is None and d.gave_up_at is None for d in deliveries):
+        return True
+    return run.completed_at is not None and now - run.completed_at < NOTIFY_GRACE
+
+
+async def run_context(
+    run_id: int, task_reader: TaskReader, notifications: NotificationChannelService
+) -> dict[str, Any]:
     run = await task_reader.run(run_id)
+    deliveries = await notifications.deliveries_of_run(run_id)
     return {
         "run": run,
         "steps": timeline(run),
         "open": not RunStatus(run.status).is_terminal,
+        "live": still_live(run, deliveries, datetime.now(UTC)),
+        "deliveries": deliveries,
         "live_path": f"/ui/runs/{run_id}/live",
     }
 
@@ -75,18 +96,28 @@ class RunController(Controller):
 
     @get("/")
     async def run(
-        self, request: Request[Any, Any, Any], run_id: RunIdParam, task_reader: TaskReader
+        self,
+        request: Request[Any, Any, Any],
+        run_id: RunIdParam,
+        task_reader: TaskReader,
+        notification_channels: NotificationChannelService,
     ) -> Template:
-        context = await run_context(run_id, task_reader)
+        context = await run_context(run_id, task_reader, notification_channels)
         task = await task_reader.detail(context["run"].task_id)
         return page(request, "runs/detail.html", task=task, **context)
 
     @get("/live")
     async def run_live(
-        self, request: Request[Any, Any, Any], run_id: RunIdParam, task_reader: TaskReader
+        self,
+        request: Request[Any, Any, Any],
+        run_id: RunIdParam,
+        task_reader: TaskReader,
+        notification_channels: NotificationChannelService,
     ) -> Template:
-        """The run's live part; it stops polling itself once the run has ended."""
-        return fragment(request, "runs/_live.html", **await run_context(run_id, task_reader))
+        """The run's live part; it stops polling itself once the run has ended (and the
+        notifications of its end are through)."""
+        context = await run_context(run_id, task_reader, notification_channels)
+        return fragment(request, "runs/_live.html", **context)
 
     @post("/cancel", guards=[signed_in(Permission.TASK_WRITE)], status_code=303)
     async def cancel(
