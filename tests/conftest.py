@@ -168,6 +168,8 @@ def stack_env(
             "SCHEDULER_RECONCILE_INTERVAL_SECONDS": "2",
             "SCHEDULER_RECONCILE_SETTLE_SECONDS": "3",
             "SCHEDULER_WORKER_HEARTBEAT_SECONDS": "1",
+            "SCHEDULER_NOTIFY_RETRY_INITIAL_INTERVAL_SECONDS": "0.2",
+            "SCHEDULER_NOTIFY_RETRY_MAXIMUM_INTERVAL_SECONDS": "1",
             # The suite makes thousands of requests; rate limits get their own API instances.
             "SCHEDULER_RATE_LIMIT_AUTH": "1000000",
             "SCHEDULER_RATE_LIMIT_TASKS": "1000000",

@@ -18,6 +18,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 0
+    """What the receiver answered (0 while it has not)."""
 
     @property
     def json(self) -> Any:
@@ -28,7 +30,8 @@ class Received:
 class Receiver:
     base: str
     answers: list[int] = field(default_factory=list)
-    """Statuses to answer, in order; 200 once they are used up."""
+    """Statuses to answer, in order; ``otherwise`` once they are used up."""
+    otherwise: int = 200
     hang: threading.Event | None = None
     """While set to a not-yet-set event, every request waits on it before answering."""
     received: list[Received] = field(default_factory=list)
@@ -37,9 +40,10 @@ class Receiver:
     def url(self, path: str = "/hook") -> str:
         return f"{self.base}{path}"
 
-    def snapshot(self) -> list[Received]:
+    def snapshot(self, path: str | None = None) -> list[Received]:
+        """What arrived so far (at ``path`` only, when given)."""
         with self.lock:
-            return list(self.received)
+            return [r for r in self.received if path is None or r.path == path]
 
 
 def verify_signature(header: str, body: bytes, secret: str) -> bool:
@@ -63,11 +67,13 @@ def running_receiver() -> Iterator[Receiver]:
             receiver = holder[0]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            received = Received(self.path, dict(self.headers.items()), body)
             with receiver.lock:
-                receiver.received.append(Received(self.path, dict(self.headers.items()), body))
-                status = receiver.answers.pop(0) if receiver.answers else 200
+                receiver.received.append(received)
+                status = receiver.answers.pop(0) if receiver.answers else receiver.otherwise
             if receiver.hang is not None:
                 receiver.hang.wait(60)
+            received.status = status
             payload = b"ok" if status < 300 else b"nope"
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload)))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import devstack
 from tests.conftest import Stack
-from tests.helpers import Api, eventually
+from tests.helpers import Api, eventually, unique
+from tests.notification_receiver import running_receiver
 from tests.process_family import FAMILY, alive, members
 from tests.temporal import list_workflows, trigger_schedule
 
@@ -36,6 +37,41 @@ def test_orchestrator_sigkilled_mid_run_and_restarted(fault_stack: Stack, fault_
     assert run["execution_duration_ms"] >= 4000
     runs = fault_admin.get(f"/api/tasks/{task['id']}/runs").json()["data"]
     assert runs["total"] == 1
+
+
+def test_orchestrator_sigkilled_while_a_delivery_retries_delivers_it_once(
+    fault_stack: Stack, fault_admin: Api
+) -> None:
+    with running_receiver() as receiver:
+        receiver.otherwise = 500  # refuse until the orchestrator is gone
+        created = fault_admin.post(
+            "/api/notification-channels",
+            json={"name": unique("hook"), "type": "webhook", "config": {"url": receiver.url()}},
+        )
+        assert created.status_code == 201, created.text
+        task = fault_admin.create_task(
+            parameters={"command": "exit 1"},
+            notifications=[{"channel_id": created.json()["data"]["id"], "on": ["failure"]}],
+        )
+        run_id = fault_admin.trigger(task["id"])
+        eventually(lambda: len(receiver.snapshot()) >= 2 or None, timeout=30)
+        os.kill(fault_stack.processes["orchestrator"].pid, signal.SIGKILL)
+        fault_stack.processes["orchestrator"].wait()
+        receiver.otherwise = 200
+        refused = len(receiver.snapshot())
+        fault_stack.start("orchestrator", "worker_main.py", "--orchestrator")
+
+        def delivered() -> dict[str, object] | None:
+            rows = fault_admin.get(f"/api/task-runs/{run_id}/notifications").json()["data"]
+            return rows[0] if rows and rows[0]["delivered_at"] else None
+
+        row = eventually(delivered, timeout=60, interval=0.25)
+        time.sleep(2)  # nothing further arrives once it is delivered
+        statuses = [r.status for r in receiver.snapshot()]
+    assert statuses.count(200) == 1 and statuses[-1] == 200
+    assert set(statuses[:refused]) == {500}
+    assert row["attempts"] == len(statuses)
+    assert {r.json["event_id"] for r in receiver.snapshot()} == {f"run-{run_id}-failure"}
 
 
 def test_shell_worker_sigkilled_mid_run_leaves_no_task_process(
