@@ -4,6 +4,8 @@ database, delivering to a real receiver on loopback."""
 from __future__ import annotations
 
 import asyncio
+import email
+import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.notification_senders import Senders
+import devstack
+from activities.notification_senders import Senders, SmtpServer
 from activities.notifier import Notifier
 from domain.notification_channels import parse_config
 from domain.notifications import Event, fire_event_id
@@ -44,7 +49,12 @@ class Delivering:
 
 
 @asynccontextmanager
-async def delivering(temporal: tuple[str, str], tmp_path: Path) -> AsyncIterator[Delivering]:
+async def delivering(
+    temporal: tuple[str, str],
+    tmp_path: Path,
+    smtp: SmtpServer | None = None,
+    **env: str,
+) -> AsyncIterator[Delivering]:
     address, namespace = temporal
     url = f"sqlite+aiosqlite:///{tmp_path / 'notify.db'}"
     settings = Settings.from_env(
@@ -53,6 +63,7 @@ async def delivering(temporal: tuple[str, str], tmp_path: Path) -> AsyncIterator
             "DATABASE_URL": url,
             "SCHEDULER_NOTIFY_RETRY_INITIAL_INTERVAL_SECONDS": "0.1",
             "SCHEDULER_NOTIFY_RETRY_MAXIMUM_INTERVAL_SECONDS": "0.2",
+            **env,
         }
     )
     engine = create_engine(url)
@@ -65,7 +76,7 @@ async def delivering(temporal: tuple[str, str], tmp_path: Path) -> AsyncIterator
         settings,
         schedule_manager(client, settings),
         SecretSealer(settings.payload_keys),
-        Senders(block_private=False, smtp=None),
+        Senders(block_private=False, smtp=smtp),
     )
     try:
         async with Worker(
@@ -85,13 +96,19 @@ async def delivering(temporal: tuple[str, str], tmp_path: Path) -> AsyncIterator
         await engine.dispose()
 
 
-async def add_task_and_channel(served: Delivering, receiver: Receiver, on: list[str]) -> int:
-    """A task subscribed to a signed webhook channel on ``receiver``; the task's id."""
+async def add_task_and_channel(
+    served: Delivering, receiver: Receiver | None, on: list[str], to: str = ""
+) -> int:
+    """A task subscribed to a signed webhook channel on ``receiver`` (or, without one, an
+    e-mail channel to ``to``); the task's id."""
     sealer = SecretSealer(served.settings.payload_keys)
     async with served.sessions() as session, session.begin():
-        channel = NotificationChannel(name=f"hook-{uuid.uuid4().hex[:6]}", type="webhook")
+        kind = "webhook" if receiver is not None else "email"
+        channel = NotificationChannel(name=f"{kind}-{uuid.uuid4().hex[:6]}", type=kind)
         config = parse_config(
-            "webhook", {"url": receiver.url(), "secret": SECRET}, block_private=False
+            kind,
+            {"url": receiver.url(), "secret": SECRET} if receiver is not None else {"to": [to]},
+            block_private=False,
         )
         notification_store.write_config(channel, sealer, config)
         session.add(channel)
@@ -177,19 +194,99 @@ async def _unsubscribed(temporal: tuple[str, str], tmp_path: Path) -> None:
     with running_receiver() as receiver:
         async with delivering(temporal, tmp_path) as served:
             task_id = await add_task_and_channel(served, receiver, ["failure"])
-            now = datetime.now(UTC)
-            event = TaskEvent(
-                event=Event.MISSED.value,
-                event_id=fire_event_id(Event.MISSED, task_id, now),
-                task_id=task_id,
-                occurred_at=now,
-            )
-            assert await emit_event(served.client, served.queue, event)
-            outcome = await served.client.get_workflow_handle_for(
-                NotifyWorkflow.run, notify_workflow_id(event.event_id)
-            ).result()
+            outcome = await deliver(served, missed(task_id))
     assert outcome.deliveries == []
     assert receiver.snapshot() == []
+
+
+def missed(task_id: int) -> TaskEvent:
+    # Every test's database numbers its tasks from 1 and the namespace is shared:
+    # a fire time of its own keeps each test's event ids apart.
+    fire_at = datetime.fromtimestamp(random.randrange(10**9, 2 * 10**9), UTC)
+    return TaskEvent(
+        event=Event.MISSED.value,
+        event_id=fire_event_id(Event.MISSED, task_id, fire_at),
+        task_id=task_id,
+        occurred_at=datetime.now(UTC),
+        scheduled_at=fire_at,
+    )
+
+
+async def deliver(served: Delivering, event: TaskEvent) -> NotifyOutcome:
+    assert await emit_event(served.client, served.queue, event)
+    return await served.client.get_workflow_handle_for(
+        NotifyWorkflow.run, notify_workflow_id(event.event_id)
+    ).result()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.messages.append((list(envelope.rcpt_tos), content))
+        return "250 OK"
+
+
+def test_an_email_goes_through_the_smtp_server(temporal: tuple[str, str], tmp_path: Path) -> None:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=devstack.free_port())
+    controller.start()
+    try:
+        smtp = SmtpServer(
+            host="127.0.0.1",
+            port=controller.port,
+            username="",
+            password="",
+            sender="scheduler@example.com",
+            starttls=False,
+        )
+
+        async def main() -> NotifyOutcome:
+            async with delivering(temporal, tmp_path, smtp) as served:
+                task_id = await add_task_and_channel(served, None, ["missed"], "ops@example.com")
+                return await deliver(served, missed(task_id))
+
+        outcome = asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        controller.stop()
+    assert [(d.delivered, d.status) for d in outcome.deliveries] == [(True, 250)]
+    [(recipients, content)] = mailbox.messages
+    message = email.message_from_bytes(content)
+    assert recipients == ["ops@example.com"] and message["From"] == "scheduler@example.com"
+    assert message["X-Scheduler-Event-Id"] == outcome.event_id
+    assert "a scheduled run is missed" in message["Subject"]
+    assert outcome.event_id in message.get_payload()
+
+
+def test_a_delivery_gives_up_when_its_retry_time_runs_out(
+    temporal: tuple[str, str], tmp_path: Path
+) -> None:
+    async def main() -> tuple[NotifyOutcome, list[NotificationDelivery]]:
+        with running_receiver() as receiver:
+            receiver.otherwise = 503
+            # 0.001 h: 3.6 s of retries.
+            async with delivering(
+                temporal, tmp_path, SCHEDULER_NOTIFY_RETRY_HOURS="0.001"
+            ) as served:
+                task_id = await add_task_and_channel(served, receiver, ["missed"])
+                outcome = await deliver(served, missed(task_id))
+                async with served.sessions() as session:
+                    rows = list(await session.scalars(select(NotificationDelivery)))
+                    tally = await notification_store.delivery_tally(session)
+        assert tally == [
+            notification_store.DeliveryTally(
+                "webhook", "missed", delivered=0, failed_attempts=rows[0].attempts, gave_up=1
+            )
+        ]
+        return outcome, rows
+
+    outcome, [row] = asyncio.run(asyncio.wait_for(main(), 60))
+    [result] = outcome.deliveries
+    assert not result.delivered and result.status == 503 and result.attempts >= 3
+    assert row.gave_up_at is not None and row.delivered_at is None
+    assert row.last_error == "HTTP 503 Service Unavailable"
 
 
 pytestmark = pytest.mark.one_backend
