@@ -15,6 +15,7 @@ from temporalio.client import ScheduleOverlapPolicy
 from tests.conftest import Stack
 from tests.helpers import Api, eventually, unique
 from tests.notification_receiver import running_receiver, verify_signature
+from tests.prometheus import samples, value
 from workflows.schedules import schedule_id
 
 SECRET = "stack-secret-" + uuid.uuid4().hex
@@ -45,9 +46,26 @@ def delivered(admin: Api, run_id: int, count: int) -> list[dict[str, Any]]:
     return eventually(done, timeout=30, interval=0.2)
 
 
+def notification_counts(api: Api) -> dict[tuple[str, str], float]:
+    """``scheduler_notifications_total`` of webhook failures by outcome, and Slack's."""
+    parsed = samples(api.get("/metrics").text)
+    return {
+        (kind, outcome): value(
+            parsed,
+            "scheduler_notifications_total",
+            channel_type=kind,
+            event="failure",
+            outcome=outcome,
+        )
+        for kind in ("webhook", "slack")
+        for outcome in ("delivered", "failed_attempt", "gave_up")
+    }
+
+
 def test_a_failing_task_sends_a_signed_failure_event_and_a_slack_message(
     stack: Stack, admin: Api
 ) -> None:
+    before = notification_counts(admin)
     with running_receiver() as receiver, running_receiver() as slack_receiver:
         receiver.answers = [500, 500]  # the webhook's first two attempts
         hook = channel(admin, "webhook", {"url": receiver.url("/hook"), "secret": SECRET})
@@ -97,6 +115,20 @@ def test_a_failing_task_sends_a_signed_failure_event_and_a_slack_message(
     by_channel = {row["channel_id"]: row for row in rows}
     assert by_channel[hook]["attempts"] == 3 and by_channel[hook]["last_status"] == 200
     assert by_channel[slack]["attempts"] == 1 and by_channel[slack]["event"] == "failure"
+
+    def counted() -> dict[tuple[str, str], float] | None:
+        now = notification_counts(admin)
+        return now if now[("slack", "delivered")] > before[("slack", "delivered")] else None
+
+    after = eventually(counted, timeout=15)
+    assert {key: after[key] - before[key] for key in after} == {
+        ("webhook", "delivered"): 1,
+        ("webhook", "failed_attempt"): 2,
+        ("webhook", "gave_up"): 0,
+        ("slack", "delivered"): 1,
+        ("slack", "failed_attempt"): 0,
+        ("slack", "gave_up"): 0,
+    }
 
 
 @pytest.mark.one_backend

@@ -29,9 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.observability.late_fires import LateFireTally
 from api.observability.missed_fires import MissedFireTally
+from domain.notifications import ChannelType, Event
 from domain.parameters import SUPPORTED_TASK_TYPES
 from domain.statuses import RunStatus
-from persistence import system
+from persistence import notification_store, system
+from persistence.notification_store import DeliveryTally
 from persistence.run_tally import Bounds, RunTally
 from persistence.system import HistogramSeries
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 TASK_STATUSES = ("active", "inactive")
 RUN_STATUSES = tuple(status.value.lower() for status in RunStatus)
 WORKER_STATUSES = ("alive", "down")
+NOTIFICATION_OUTCOMES = ("delivered", "failed_attempt", "gave_up")
 
 # Task timeouts reach a day; dependency waits may last a week.
 RUN_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
@@ -64,6 +67,7 @@ class Snapshot:
     late_fires: int = 0
     active_tasks_by_type: Mapping[str, int] = field(default_factory=dict)
     alive_workers_by_type: Mapping[str, int] = field(default_factory=dict)
+    notifications: Sequence[DeliveryTally] = ()
 
 
 class DatabaseSnapshots:
@@ -163,6 +167,7 @@ class DatabaseSnapshots:
                 alive_workers_by_type=await system.alive_workers_by_type(
                     session, now, self._liveness
                 ),
+                notifications=await notification_store.delivery_tally(session),
             )
 
 
@@ -177,6 +182,35 @@ def _by_label(
         lowered[status.lower()] = lowered.get(status.lower(), 0) + count
     for status, count in lowered.items():
         family.add_metric([status], count)
+    return family
+
+
+def _notifications(tallies: Sequence[DeliveryTally]) -> CounterMetricFamily:
+    """Every channel type, event and outcome (0 until one happens), so an alert's
+    ``increase()`` sees the first one too."""
+    counts = {
+        (kind.value, event.value, outcome): 0
+        for kind in ChannelType
+        for event in Event
+        for outcome in NOTIFICATION_OUTCOMES
+    }
+    for tally in tallies:
+        for outcome, count in zip(
+            NOTIFICATION_OUTCOMES,
+            (tally.delivered, tally.failed_attempts, tally.gave_up),
+            strict=True,
+        ):
+            key = (tally.channel_type, tally.event, outcome)
+            counts[key] = counts.get(key, 0) + count
+    family = CounterMetricFamily(
+        "scheduler_notifications_total",
+        "Notification deliveries made (delivered), attempts the receiver did not accept "
+        "(failed_attempt) and deliveries whose retries ran out (gave_up), by channel type "
+        "and event, as the deliveries in the database record them",
+        labels=["channel_type", "event", "outcome"],
+    )
+    for labels, count in sorted(counts.items()):
+        family.add_metric(list(labels), count)
     return family
 
 
@@ -294,6 +328,7 @@ class SchedulerCollector(Collector):
             snapshot.alive_workers_by_type,
             SUPPORTED_TASK_TYPES,
         )
+        yield _notifications(snapshot.notifications)
         yield _histogram(
             "scheduler_task_run_dependency_wait_seconds",
             "Seconds runs with dependencies waited for them: from the run's creation "
