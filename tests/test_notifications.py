@@ -240,3 +240,34 @@ def test_three_failed_scheduled_runs_pause_the_task_and_its_schedule(
 
         resumed = admin.patch(f"/api/tasks/{task['id']}", json={"status": "Active"})
         assert resumed.json()["data"]["paused_reason"] is None
+
+
+@pytest.mark.one_backend
+def test_the_test_endpoint_answers_how_its_one_attempt_went(stack: Stack, admin: Api) -> None:
+    with running_receiver() as receiver:
+        hook = channel(admin, "webhook", {"url": receiver.url(), "secret": SECRET})
+        sent = admin.post(f"/api/notification-channels/{hook}/test")
+        assert sent.status_code == 200, sent.text
+        receiver.otherwise = 500
+        refused = admin.post(f"/api/notification-channels/{hook}/test")
+        requests = receiver.snapshot()
+    outcome = sent.json()["data"]
+    assert outcome == {
+        "event_id": outcome["event_id"],
+        "delivered": True,
+        "attempts": 1,
+        "status": 200,
+        "error": None,
+    }
+    assert refused.json()["data"] == {
+        "event_id": refused.json()["data"]["event_id"],
+        "delivered": False,
+        "attempts": 1,
+        "status": 500,
+        "error": "HTTP 500 Internal Server Error",
+    }
+    assert len(requests) == 2  # one attempt each: a test is not retried
+    body = requests[0].json
+    assert (body["event"], body["event_id"]) == ("test", outcome["event_id"])
+    assert body["task"] is None and body["run"] is None
+    assert verify_signature(requests[0].headers["X-Scheduler-Signature"], requests[0].body, SECRET)
