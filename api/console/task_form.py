@@ -1,8 +1,11 @@
-"""The task form: its fields to a ``TaskWrite`` by the API's own strict decoding, and back.
+"""The task form: its fields to a ``TaskWrite`` (create) or ``TaskPatch`` (edit) by the
+API's own strict decoding, and back.
 
 A posted form becomes the JSON document a client would send to
-``POST /api/tasks`` (numbers as numbers, blanks as absent) and is decoded by
-``api.body.decode_body``: the form meets the API's schema and its messages.
+``POST /api/tasks`` or ``PATCH /api/tasks/{id}`` (numbers as numbers, blanks
+as absent or null) and is decoded by ``api.body.decode_body``: the form meets
+the API's schema and its messages. An edit is a patch of the fields the form
+holds, so what it does not show (notification subscriptions, say) is kept.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ import msgspec
 from api.body import decode_body
 from api.console.forms import Form
 from api.errors import ApiError, validation_error
-from api.tasks.schemas import TaskDetail, TaskWrite
+from api.tasks.schemas import TaskDetail, TaskPatch, TaskWrite
 
 INTEGERS = ("timeout_seconds", "max_retries", "jitter_seconds")
-OPTIONAL_INTEGERS = ("dependency_timeout_seconds", "catchup_window_seconds")
+OPTIONAL_INTEGERS = (
+    "dependency_timeout_seconds",
+    "catchup_window_seconds",
+    "late_after_seconds",
+    "pause_after_failures",
+)
 TEXTS = ("name", "task_type", "schedule", "status", "overlap_policy", "dst_policy")
 OVERLAP_POLICIES = (
     "skip",
@@ -62,6 +70,8 @@ def blank_form() -> TaskFormState:
             "catchup_window_seconds": "",
             "jitter_seconds": "0",
             "dst_policy": "cron",
+            "late_after_seconds": "",
+            "pause_after_failures": "",
         }
     )
 
@@ -87,6 +97,8 @@ def form_of(task: TaskDetail) -> TaskFormState:
             "catchup_window_seconds": _text(task.catchup_window_seconds),
             "jitter_seconds": str(task.jitter_seconds),
             "dst_policy": task.dst_policy,
+            "late_after_seconds": _text(task.late_after_seconds),
+            "pause_after_failures": _text(task.pause_after_failures),
         }
     )
 
@@ -102,7 +114,16 @@ def posted(form: Form) -> TaskFormState:
 
 
 def task_write(state: TaskFormState) -> TaskWrite:
-    """The ``TaskWrite`` the form holds; raises the ``ApiError`` the API would answer."""
+    """The new task the form holds; raises the ``ApiError`` the API would answer."""
+    return decode_body(msgspec.json.encode(_document(state)), TaskWrite)
+
+
+def task_patch(state: TaskFormState) -> TaskPatch:
+    """The change the edit form holds: every field it shows, and nothing else."""
+    return decode_body(msgspec.json.encode(_document(state)), TaskPatch)
+
+
+def _document(state: TaskFormState) -> dict[str, Any]:
     values = state.values
     document: dict[str, Any] = {name: values[name] for name in TEXTS}
     document["timezone"] = values["timezone"].strip() or None
@@ -115,7 +136,7 @@ def task_write(state: TaskFormState) -> TaskWrite:
     document["parameters"] = _parameters(values["parameters"])
     if values["task_type"] == "shell" and values["command"].strip():
         document["parameters"]["command"] = values["command"]
-    return decode_body(msgspec.json.encode(document), TaskWrite)
+    return document
 
 
 def refused(state: TaskFormState, error: ApiError) -> TaskFormState:

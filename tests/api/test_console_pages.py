@@ -161,7 +161,14 @@ def test_the_create_form_shows_the_apis_message_then_creates(app: App, admin: Ap
 
 
 def test_the_edit_form_saves_and_the_preview_follows_the_typing(app: App, admin: Api) -> None:
-    task = admin.create_task(parameters={"command": "echo before"})
+    channel = admin.post(
+        "/api/notification-channels",
+        json={"name": unique("hook"), "type": "webhook", "config": {"url": "http://127.0.0.1:9/"}},
+    ).json()["data"]
+    subscriptions = [{"channel_id": channel["id"], "on": ["failure"]}]
+    task = admin.create_task(
+        parameters={"command": "echo before"}, notifications=subscriptions, late_after_seconds=90
+    )
     with signed_in(app.client, "operator") as client:
         form = client.get(f"/ui/tasks/{task['id']}/edit")
         assert "echo before" in form.text
@@ -188,9 +195,11 @@ def test_the_edit_form_saves_and_the_preview_follows_the_typing(app: App, admin:
             follow_redirects=False,
         )
         assert saved.status_code == 303, saved.text
-    assert admin.get(f"/api/tasks/{task['id']}").json()["data"]["parameters"] == {
-        "command": "echo after"
-    }
+    saved_task = admin.get(f"/api/tasks/{task['id']}").json()["data"]
+    assert saved_task["parameters"] == {"command": "echo after"}
+    # What the form does not show is kept: an edit is a patch of the form's fields.
+    assert saved_task["notifications"] == subscriptions
+    assert saved_task["late_after_seconds"] == 90
 
 
 def test_delete_names_the_dependents_that_block_it(app: App, admin: Api) -> None:

@@ -22,6 +22,7 @@ from api.console.task_form import (
     form_of,
     posted,
     refused,
+    task_patch,
     task_write,
 )
 from api.errors import ApiError
@@ -132,7 +133,7 @@ class TaskFormController(Controller):
     ) -> Template | Redirect:
         state = posted(form)
         try:
-            await task_service.replace(task_id, task_write(state), principal.name)
+            await task_service.patch(task_id, task_patch(state), principal.name)
         except ApiError as exc:
             if exc.status_code not in SHOWN_ON_THE_FORM:
                 raise
