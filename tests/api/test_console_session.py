@@ -176,3 +176,23 @@ def test_an_active_session_is_renewed_and_an_idle_one_expires(app: App) -> None:
         expired = client.get("/ui/tasks", follow_redirects=False)
         assert expired.status_code == 303
         assert expired.headers["location"].startswith("/ui/login")
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(app: App) -> None:
+    app.client.cookies.clear()
+    answer = app.client.post(
+        "/ui/login",
+        data={"username": "viewer", "password": "view123"},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert "set-cookie" not in answer.headers
+    same_site = app.client.post(
+        "/ui/login",
+        data={"username": "viewer", "password": "view123"},
+        headers={"Origin": str(app.client.base_url).rstrip("/")},
+        follow_redirects=False,
+    )
+    app.client.cookies.clear()
+    assert same_site.status_code == 303
