@@ -60,8 +60,10 @@ def test_alert_rules_pass_promtool_and_each_alert_has_a_firing_unit_test(promtoo
         "SchedulerRunFailuresRising",
         "SchedulerFireLagHigh",
         "SchedulerMissedFires",
+        "SchedulerLateFires",
         "SchedulerNoAliveWorkerForTaskType",
         "SchedulerDatabaseDown",
+        "SchedulerNotificationsGivingUp",
     }
     assert required <= names
     assert names - fired == set(), "alerts without a unit test that fires them"
