@@ -70,7 +70,7 @@ def describe(pid: int) -> str:
     except OSError:
         return "?"
     words = [Path(argv[0].decode()).name] + [word.decode() for word in argv[1:] if word]
-    for script in ("devstack.py", "worker_main.py", "api_main.py", "group_watchdog"):
+    for script in ("devstack.py", "worker_main.py", "api_main.py", "watchdog_process"):
         for index, word in enumerate(words):
             if word.endswith(script):
                 return " ".join([Path(word).name, *words[index + 1 :]])[:80]

@@ -12,7 +12,7 @@ The worker alone holds the pipe's write end; when the pipe closes, for
 whatever reason, the watchdog ends every group still registered (SIGTERM, a
 grace period, then SIGKILL) and exits.
 
-Run as ``python -m processes.group_watchdog GRACE_SECONDS``.
+Its process is ``processes.watchdog_process``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from processes.orphans import OrphanSweeper
-from processes.spawn import terminate_group
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,7 @@ class GroupWatchdog:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            __name__,
+            "processes.watchdog_process",
             str(self._grace_seconds),
             stdin=asyncio.subprocess.PIPE,
             cwd=_PROJECT_ROOT,  # so that ``-m`` finds this module whatever the worker's cwd
@@ -128,31 +126,3 @@ class GroupWatchdog:
             await process.wait()
         if self._keeper is not None:
             await self._keeper
-
-
-async def _end_groups(groups: set[int], grace_seconds: float) -> None:
-    await asyncio.gather(*(terminate_group(pgid, grace_seconds) for pgid in groups))
-
-
-def main(argv: list[str]) -> int:
-    grace_seconds = float(argv[0]) if argv else 5.0
-    # The worker's Ctrl-C or SIGTERM is for the worker, which ends its groups itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    groups: set[int] = set()
-    for line in sys.stdin:
-        sign, pgid = line[:1], line[1:].strip()
-        if not pgid.isdigit():
-            continue
-        if sign == "+":
-            groups.add(int(pgid))
-        elif sign == "-":
-            groups.discard(int(pgid))
-    if groups:
-        print(f"group watchdog: worker gone; ending process groups {sorted(groups)}", flush=True)
-        asyncio.run(_end_groups(groups, grace_seconds))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
