@@ -109,9 +109,12 @@ class RunWaiter:
             return None
         except WorkflowFailureError:
             return True  # failed, cancelled or terminated: closed all the same
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                log.warning("cannot watch workflow %s in Temporal: %s", workflow_id, err)
+        except (RPCError, RuntimeError) as err:
+            # Not found (yet), or Temporal unreachable (the client, connected lazily,
+            # raises RuntimeError until it reaches it): the caller re-reads the row.
+            # Debug only: during an outage every open wait lands here every 2 s.
+            if not (isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND):
+                log.debug("cannot watch workflow %s in Temporal: %s", workflow_id, err)
             return False
         return True
 
