@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from domain.cron import ALIASES
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@functools.lru_cache(maxsize=4096)
 def schedule_words(expression: str, timezone: str | None = None) -> str:
     """``0 9 * * 1-5`` in words ("At 09:00, Monday through Friday"), with its zone."""
     text = " ".join(expression.split())
