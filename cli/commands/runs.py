@@ -58,7 +58,8 @@ def list_runs(
 def _listing(name: str, items: list[dict[str, Any]], total: int) -> RenderableType:
     if not items:
         return Text(f"{name} has no runs" + (" in that status" if total else ""), style="dim")
-    shown = f"{len(items)} of {total} runs" if total > len(items) else f"{total} runs"
+    noun = "run" if total == 1 else "runs"
+    shown = f"{len(items)} of {total} {noun}" if total > len(items) else f"{total} {noun}"
     return Group(Text.assemble((name, "bold"), (f"  {shown}", "dim")), runs_table(items))
 
 

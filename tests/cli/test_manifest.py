@@ -77,3 +77,11 @@ def test_missing_paths_and_empty_folders_are_errors(tmp_path: Path) -> None:
 
 def test_an_empty_file_defines_no_task(tmp_path: Path) -> None:
     assert manifest.load(write(tmp_path / "t.yaml", "# nothing yet\n")) == []
+
+
+def test_the_readme_shows_the_example_file_as_it_is() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Task files", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = EXAMPLE.read_text(encoding="utf-8")
+    assert block == example[example.index("tasks:") :]
