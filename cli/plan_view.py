@@ -62,9 +62,14 @@ def _line(mark: str, key: str, old: Any, new: Any) -> Text:
     return text
 
 
+SUMMARISED = ("name", "task_type", "schedule", "timezone")
+"""Fields a create's heading line shows (``+ create  name  shell · 0 * * * * · Europe/Paris``)."""
+
+
 def _definition_lines(definition: dict[str, Any], style: str, mark: str) -> list[Text]:
     lines = []
-    for key, value in flatten({k: v for k, v in definition.items() if k != "name"}).items():
+    shown = {k: v for k, v in definition.items() if k not in SUMMARISED}
+    for key, value in flatten(shown).items():
         line = Text(f"      {mark} {key}: ", style=style)
         line.append(show_value(value), style=style)
         lines.append(line)

@@ -381,7 +381,6 @@ def test_a_file_with_a_cycle_and_a_bad_cron_is_refused_whole(
                 "task_type": "shell",
                 "schedule": "61 * * * *",
                 "parameters": {"command": "true"},
-                "timeout_seconds": 0,
             },
         ],
     )
@@ -390,7 +389,6 @@ def test_a_file_with_a_cycle_and_a_bad_cron_is_refused_whole(
     assert "nothing was applied" in refused.stderr, refused.stderr
     assert "DEPENDENCY_CYCLE" in refused.stderr
     assert "INVALID_SCHEDULE" in refused.stderr
-    assert "timeout_seconds" in refused.stderr
     assert f"{bad}#3" in refused.stderr
     for name in (a, b, c):
         response = admin.get("/api/tasks", params={"name": name})
