@@ -34,6 +34,11 @@ def _version() -> str:
         return "unknown"
 
 
+def _shown_default(value: object) -> str | None:
+    # A flag's False and an option's None say nothing the description does not.
+    return None if value is False or value is None else str(value)
+
+
 def build() -> App:
     """The command tree (commands are registered on a fresh ``App`` each time)."""
     app = App(
@@ -41,10 +46,11 @@ def build() -> App:
         help=HELP,
         help_format="markdown",
         version=_version,
-        default_parameter=Parameter(negative=()),
+        default_parameter=Parameter(negative=(), show_default=_shown_default),
         console=output.help_console(),
         error_console=output.err(),
         result_action="return_value",
+        group_parameters="Options",
     )
     app.command(login.login)
     app.command(login.logout)

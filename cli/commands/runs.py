@@ -16,7 +16,11 @@ from cli.output import OutputOption
 from cli.tables import fields
 from cli.times import show_duration_ms, show_time
 
-app = App(name="runs", help="A task's runs, one run's details and output; cancel a run.")
+app = App(
+    name="runs",
+    group_parameters="Options",
+    help="A task's runs, one run's details and output; cancel a run.",
+)
 
 RunId = Annotated[int, Parameter(help="The run's id.")]
 RunStatus = Literal["Pending", "Dispatched", "Running", "Completed", "Failed", "Timeout"]

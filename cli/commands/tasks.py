@@ -20,7 +20,11 @@ from cli.tables import fields, table
 from cli.times import parse_duration, parse_moment, relative, rfc3339, show_duration_ms, show_time
 from cli.yaml_text import dump_yaml
 
-app = App(name="tasks", help="List, inspect, pause, resume and remove tasks; their fire times.")
+app = App(
+    name="tasks",
+    group_parameters="Options",
+    help="List, inspect, pause, resume and remove tasks; their fire times.",
+)
 
 TaskRef = Annotated[str, Parameter(help="The task's name (or its id).")]
 OverlapPolicy = Literal[

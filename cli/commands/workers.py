@@ -15,7 +15,7 @@ from cli.output import OutputOption
 from cli.tables import table
 from cli.times import relative
 
-app = App(name="workers", help="The executor workers and their load.")
+app = App(name="workers", group_parameters="Options", help="The executor workers and their load.")
 
 
 @app.command(name="ls")
