@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -24,17 +25,16 @@ def table(*columns: str, title: str | None = None) -> Table:
     )
 
 
-def fields(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
-    """A two-column key/value listing (one object's fields)."""
+def fields(rows: Iterable[tuple[str, Any]], title: str | None = None) -> RenderableType:
+    """A two-column key/value listing (one object's fields), under a bold title."""
     grid = Table.grid(padding=(0, 2))
-    grid.title = title
-    grid.title_justify = "left"
-    grid.title_style = "bold"
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for key, value in rows:
         grid.add_row(key, value if isinstance(value, Text) else Text(_plain(value)))
-    return grid
+    if title is None:
+        return grid
+    return Group(Text(title, style="bold underline"), grid)
 
 
 def _plain(value: Any) -> str:

@@ -12,7 +12,7 @@ from rich.status import Status
 
 from cli import output, resolve, styles, waiting
 from cli.connection import connect
-from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, CliError
 from cli.output import OutputOption
 from cli.times import show_duration_ms
 
@@ -63,7 +63,14 @@ def run(
         if not wait:
             output.emit({**answer.data, "replayed": replayed}, output_format, lambda: None)
             return EXIT_OK
-        final = _follow(client, task["name"], run_id)
+        try:
+            final = _follow(client, task["name"], run_id)
+        except KeyboardInterrupt:
+            raise CliError(
+                f"stopped waiting; run {run_id} goes on",
+                exit_code=EXIT_INTERRUPTED,
+                hint=f"scheduler runs get {run_id}   (or: scheduler runs cancel {run_id})",
+            ) from None
     if output_format == "table":
         _print_outcome(final)
     else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
+from rich.text import Text
 
 from cli import output, styles
 from cli.connection import connect
@@ -57,6 +58,7 @@ def _view(data: dict[str, Any]) -> RenderableType:
         return report
     return Group(
         report,
+        Text(""),
         fields(
             [
                 ("tasks", f"{stats['total_tasks']} ({stats['active_tasks']} active)"),
@@ -65,6 +67,6 @@ def _view(data: dict[str, Any]) -> RenderableType:
                 ("completed today", stats["completed_task_runs_today"]),
                 ("failed today", stats["failed_task_runs_today"]),
             ],
-            title="\nstatistics",
+            title="statistics",
         ),
     )
