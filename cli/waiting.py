@@ -10,9 +10,12 @@ from cli.client import ApiClient
 from cli.errors import ApiFailure
 
 FINAL_STATUSES = frozenset({"Completed", "Failed", "Timeout"})
+WAIT_SECONDS = 2
+"""Each request holds until the run ends or this passes (``?wait=``): the end shows at once,
+the states on the way (Pending, Running, a retry) within 2 s, at 30 requests a minute at most."""
 FIRST_INTERVAL_SECONDS = 0.25
 MAX_INTERVAL_SECONDS = 2.0
-"""A run polled every 2 s costs 30 requests a minute, well inside the runs' rate limit."""
+"""Polling, for a server that does not hold the answer."""
 
 
 def follow(
@@ -37,19 +40,22 @@ def follow(
 def next_state(
     client: ApiClient, run_id: int, interval: float, sleep: Callable[[float], None]
 ) -> dict[str, Any]:
-    """The run a little later: a plain poll after ``interval`` seconds.
+    """The run a little later: the long poll ``GET /api/task-runs/{id}?wait=``.
 
-    This is the one function to change for a long poll (``?wait=`` on the run),
-    which would answer as soon as the run moves instead of after a sleep.
+    It answers as soon as the run ends, else after ``WAIT_SECONDS`` with
+    ``X-Run-Wait: timeout``. An open run without that header comes from a
+    server that does not hold answers: then this sleeps ``interval`` (a poll).
     """
-    sleep(interval)
     try:
-        run: dict[str, Any] = client.get(f"/api/task-runs/{run_id}")
+        answer = client.request("GET", f"/api/task-runs/{run_id}", params={"wait": WAIT_SECONDS})
     except ApiFailure as exc:
         if exc.code != "RATE_LIMIT_EXCEEDED":
             raise
         sleep(MAX_INTERVAL_SECONDS * 5)
-        run = client.get(f"/api/task-runs/{run_id}")
+        answer = client.request("GET", f"/api/task-runs/{run_id}")
+    run: dict[str, Any] = answer.data
+    if run["status"] not in FINAL_STATUSES and answer.headers.get("X-Run-Wait") != "timeout":
+        sleep(interval)
     return run
 
 

@@ -79,28 +79,37 @@ def run(
 
 
 def _follow(client: Any, name: str, run_id: int) -> dict[str, Any]:
-    started = time.monotonic()
     if not output.err().is_terminal:
         # A log (CI) gets one line per change instead of a redrawn line.
         def log(run: dict[str, Any]) -> None:
             output.note(f"run {run_id}: {_describe(run)}")
 
         return waiting.follow(client, run_id, log)
-    with Status("", console=output.err(), spinner="dots") as status:
-        latest: dict[str, Any] = {}
+    line = _StatusLine(name, run_id)
+    with Status(line, console=output.err(), spinner="dots"):
+        return waiting.follow(client, run_id, line.show)
 
-        def show(run: dict[str, Any]) -> None:
-            latest.update(run)
-            status.update(_line(name, run_id, run, time.monotonic() - started))
 
-        def tick(seconds: float) -> None:
-            # Redraw the elapsed time while waiting for the next state.
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
-                time.sleep(min(left, 0.2))
-                status.update(_line(name, run_id, latest, time.monotonic() - started))
+class _StatusLine:
+    """The live line's text, rendered afresh on every refresh so the elapsed time ticks."""
 
-        return waiting.follow(client, run_id, show, sleep=tick)
+    def __init__(self, name: str, run_id: int) -> None:
+        self.name, self.run_id = name, run_id
+        self.run: dict[str, Any] = {}
+        self.started = time.monotonic()
+
+    def show(self, run: dict[str, Any]) -> None:
+        self.run = run
+
+    def __rich__(self) -> str:
+        status = self.run.get("status", "Pending")
+        style = styles.STATUS_STYLES.get(status, "")
+        detail = escape(_describe(self.run)[len(status) :]) if self.run else ""
+        elapsed = time.monotonic() - self.started
+        return (
+            f"[bold]{escape(self.name)}[/] run {self.run_id}  [{style}]{status}[/]{detail}"
+            f"  [dim]{elapsed:.0f}s[/]"
+        )
 
 
 def _describe(run: dict[str, Any]) -> str:
@@ -110,16 +119,6 @@ def _describe(run: dict[str, Any]) -> str:
     if run.get("retry_count"):
         text += f" (attempt {run['retry_count'] + 1})"
     return text
-
-
-def _line(name: str, run_id: int, run: dict[str, Any], elapsed: float) -> str:
-    status = run.get("status", "Pending")
-    style = styles.STATUS_STYLES.get(status, "")
-    detail = escape(_describe(run)[len(status) :])
-    return (
-        f"[bold]{escape(name)}[/] run {run_id}  [{style}]{status}[/]{detail}"
-        f"  [dim]{elapsed:.0f}s[/]"
-    )
 
 
 def _print_outcome(run: dict[str, Any]) -> None:
