@@ -54,6 +54,12 @@ def apply(
         Apply without asking, even on a terminal.
     """
     definitions = manifest.load(file)
+    if prune and not definitions:
+        # Most likely the wrong file or folder; deleting every task is `tasks rm`'s job.
+        raise CliError(
+            f"{file} defines no task: --prune would delete every task on the server",
+            hint="check the path; to delete tasks, use `scheduler tasks rm`",
+        )
     written = {definition.name: definition.body for definition in definitions}
     body: dict[str, Any] = {"tasks": [d.body for d in definitions], "prune": prune}
     table = output_format == "table"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,16 @@ def test_every_command_has_help_with_examples(
     assert "scheduler " in text
     if argv not in ([], ["tasks"]):
         assert "--output" in text
+
+
+def test_prune_with_a_file_of_no_tasks_is_refused_before_anything_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("tasks: []\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "SCHEDULER_URL": "http://127.0.0.1:9"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert run_command(["apply", "-f", str(empty), "--prune", "--yes"]) == 1
+    assert "would delete every task" in capsys.readouterr().err
