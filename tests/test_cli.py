@@ -278,24 +278,18 @@ def test_prune_deletes_what_the_file_dropped_unless_a_task_depends_on_it(
     assert set(EXAMPLE_NAMES) <= set(tasks_by_name(api))
 
 
-def test_run_wait_exit_codes_follow_the_outcome(cli: Cli, tmp_path: Path) -> None:
-    names = {kind: unique(kind) for kind in ("passes", "fails", "times-out")}
+def test_run_wait_exit_codes_follow_the_outcome(cli: Cli, api: Api) -> None:
     commands = {
         "passes": "echo all good",
         "fails": "echo broken >&2; exit 4",
         "times-out": "sleep 30",
     }
-    definitions = [
-        {
-            "name": names[kind],
-            "task_type": "shell",
-            "schedule": "0 0 1 1 *",
-            "parameters": {"command": commands[kind]},
-            "timeout_seconds": 1,
-        }
-        for kind in names
-    ]
-    cli.ok("apply", "-f", str(write_definitions(tmp_path / "runs.yaml", definitions)))
+    names = {
+        kind: api.create_task(
+            name=unique(kind), parameters={"command": command}, timeout_seconds=1
+        )["name"]
+        for kind, command in commands.items()
+    }
 
     passed = cli("run", names["passes"], "--wait")
     assert passed.returncode == 0, passed.stderr
