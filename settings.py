@@ -261,6 +261,10 @@ class Settings:
     refresh_token_ttl_seconds: int = setting(
         "SCHEDULER_REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1
     )
+    # Argon2id cost of stored passwords (passlib's defaults, 4 lanes); a hash made
+    # with other parameters is upgraded at its next successful login.
+    password_hash_rounds: int = setting("SCHEDULER_PASSWORD_HASH_ROUNDS", 3, minimum=1)
+    password_hash_memory_kib: int = setting("SCHEDULER_PASSWORD_HASH_MEMORY_KIB", 65536, minimum=32)
     admin_password: str = setting("SCHEDULER_ADMIN_PASSWORD", "admin123")
     operator_password: str = setting("SCHEDULER_OPERATOR_PASSWORD", "op123")
     viewer_password: str = setting("SCHEDULER_VIEWER_PASSWORD", "view123")

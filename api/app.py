@@ -222,7 +222,9 @@ async def _serve_auth(
         settings.access_token_ttl_seconds,
         settings.refresh_token_ttl_seconds,
     )
-    hasher = PasswordHasher()
+    hasher = PasswordHasher(
+        rounds=settings.password_hash_rounds, memory_kib=settings.password_hash_memory_kib
+    )
     await seed_default_users(sessions, hasher, settings)
     state.authenticator = Authenticator(tokens, sessions, reads)
     login_backoff = make_login_backoff(settings.rate_limit_redis_url)

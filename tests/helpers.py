@@ -13,6 +13,14 @@ T = TypeVar("T")
 
 PASSWORDS = {"admin": "admin123", "operator": "op123", "viewer": "view123"}
 
+CHEAP_PASSWORD_HASHES = {
+    "SCHEDULER_PASSWORD_HASH_ROUNDS": "1",
+    "SCHEDULER_PASSWORD_HASH_MEMORY_KIB": "4096",
+}
+"""Argon2id at a few milliseconds instead of a tenth of a second: the suite logs in,
+creates users and fails logins hundreds of times. The deployed cost is held by
+tests/test_units.py."""
+
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:
     """Poll ``check`` until it returns something truthy; fail with its last value."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.auth.passwords import PasswordHasher
 from domain.cron import CronError, to_temporal_cron
 from domain.parameters import ParameterError, ParameterRules, validate_parameters
 from processes.output import BoundedOutput
@@ -174,3 +175,18 @@ def test_settings_defaults_and_generated_secret(tmp_path: Path) -> None:
 def test_settings_refuse_bad_values(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({"SCHEDULER_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_stored_passwords_cost_passlibs_argon2id_defaults(tmp_path: Path) -> None:
+    """What a deployment stores (the suite itself hashes cheaply: CHEAP_PASSWORD_HASHES)."""
+    settings = Settings.from_env({"SCHEDULER_DATA_DIR": str(tmp_path)})
+    hasher = PasswordHasher(
+        rounds=settings.password_hash_rounds, memory_kib=settings.password_hash_memory_kib
+    )
+    stored = hasher.hash("s3cret-pw")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert hasher.verify("s3cret-pw", stored) == (True, None)
+    # A hash of the suite's cost is upgraded to the deployed one at its next login.
+    cheap = PasswordHasher(rounds=1, memory_kib=4096).hash("s3cret-pw")
+    matches, upgraded = hasher.verify("s3cret-pw", cheap)
+    assert matches and upgraded is not None and upgraded.startswith("$argon2id$v=19$m=65536,t=3")

@@ -5,13 +5,22 @@ from __future__ import annotations
 from passlib.context import CryptContext
 
 
-def make_context() -> CryptContext:
-    return CryptContext(schemes=["argon2"], deprecated="auto", argon2__type="ID")
+def make_context(rounds: int, memory_kib: int) -> CryptContext:
+    return CryptContext(
+        schemes=["argon2"],
+        deprecated="auto",
+        argon2__type="ID",
+        argon2__rounds=rounds,
+        argon2__memory_cost=memory_kib,
+    )
 
 
 class PasswordHasher:
-    def __init__(self) -> None:
-        self._context = make_context()
+    """Argon2id with ``rounds`` passes over ``memory_kib`` KiB; a stored hash made with
+    other parameters verifies and comes back upgraded (``verify``'s ``new_hash``)."""
+
+    def __init__(self, *, rounds: int, memory_kib: int) -> None:
+        self._context = make_context(rounds, memory_kib)
         # Verifying against this when the user does not exist makes an unknown
         # username cost the same time as a wrong password.
         self._dummy_hash = self._context.hash("not-a-real-password")

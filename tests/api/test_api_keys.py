@@ -272,7 +272,10 @@ def test_users_without_admin_cannot_manage_keys(operator: Api, boss: Api) -> Non
 def creator(app: App) -> tuple[str, Api]:
     """An Admin of its own (its role is changed by the tests) and a client logged in as it."""
     username = unique("creator")
-    add_user(app, username, PasswordHasher().hash("creator-pw-1"), role="Admin")
+    hasher = PasswordHasher(
+        rounds=app.settings.password_hash_rounds, memory_kib=app.settings.password_hash_memory_kib
+    )
+    add_user(app, username, hasher.hash("creator-pw-1"), role="Admin")
     response = app.client.post(
         "/api/auth/login", json={"username": username, "password": "creator-pw-1"}
     )
