@@ -34,8 +34,14 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
+# The suite spends most of its time waiting (on real processes, Temporal, sleeps
+# that cross a fire), so more workers than cores overlap those waits. Each worker
+# holds its own stacks, apps and databases; loadfile keeps a module on one worker
+# (its module-scoped stack is started once). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 3
+
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Every benchmark once at a tiny size (bench/README.md has the real commands).
 bench-smoke: $(DEV_STAMP)
