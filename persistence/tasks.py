@@ -7,13 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from domain.schedule_policy import DstPolicy, OverlapPolicy
 from domain.tasks import OWN_FIELDS, ScheduledTask, TaskDefinition
+from persistence import runs
 from persistence.models import Task, TaskDependency
+
+# Any fixed number other than the migrations' lock: it names the Postgres
+# advisory lock that lets one apply at a time through.
+_APPLY_LOCK_ID = 7_233_020
 
 
 def _escape_like(text: str) -> str:
@@ -219,3 +224,49 @@ def schedule_spec(task: Task) -> ScheduledTask:
 
 async def all_tasks(session: AsyncSession) -> list[Task]:
     return list(await session.scalars(select(Task).order_by(Task.id)))
+
+
+async def all_tasks_for_update(session: AsyncSession) -> list[Task]:
+    """Every task by id ascending, each row locked until the transaction ends (Postgres;
+    SQLite's writing transactions hold the whole database already)."""
+    return list(await session.scalars(select(Task).order_by(Task.id).with_for_update()))
+
+
+async def all_dependencies(session: AsyncSession) -> dict[int, list[int]]:
+    """Every task's dependency ids, ascending; tasks without any are absent."""
+    result: dict[int, list[int]] = defaultdict(list)
+    rows = await session.execute(
+        select(TaskDependency.task_id, TaskDependency.depends_on_id).order_by(
+            TaskDependency.task_id, TaskDependency.depends_on_id
+        )
+    )
+    for task_id, depends_on_id in rows:
+        result[task_id].append(depends_on_id)
+    return dict(result)
+
+
+async def serialise_applies(session: AsyncSession) -> None:
+    """Make the session's transaction the only apply in progress, until it ends.
+
+    Postgres: a transaction-level advisory lock, taken before anything is
+    read, so a second apply plans from what the first committed. SQLite:
+    writing sessions begin with ``BEGIN IMMEDIATE``, so the transaction holds
+    the database's write lock from its first statement; this statement is it.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _APPLY_LOCK_ID})
+    else:
+        await session.execute(text("SELECT 1"))
+
+
+async def remove_task(session: AsyncSession, task: Task) -> list[str]:
+    """Delete the task's row, its run history and its own dependency edges; the workflow
+    ids of its open runs (for the caller to cancel once committed).
+
+    Edges of other tasks onto it are refused by the database: check for dependents first.
+    """
+    open_runs = await runs.open_workflow_ids(session, task.id)
+    await runs.delete_runs_of_task(session, task.id)
+    await set_dependencies(session, task.id, [])
+    await session.delete(task)
+    return open_runs

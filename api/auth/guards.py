@@ -23,16 +23,22 @@ def requires(*permissions: Permission, offline_ok: bool = False) -> Guard:
     def guard(connection: ASGIConnection[Any, Any, Identity, Any], _: BaseRouteHandler) -> None:
         identity: Identity = connection.auth
         principal = identity.principal_or_raise(offline_ok=offline_ok)
-        if not grants(principal.permissions, permissions):
-            needed = ", ".join(permissions)
-            raise ApiError(
-                403,
-                ErrorCode.INSUFFICIENT_PERMISSIONS,
-                f"This action requires the {needed} permission",
-                {"required": list(permissions)},
-            )
+        check_permissions(principal, *permissions)
 
     return guard
+
+
+def check_permissions(principal: Principal, *permissions: Permission) -> None:
+    """403 ``INSUFFICIENT_PERMISSIONS`` unless ``principal`` holds every one of ``permissions``;
+    for a handler whose needs depend on the request."""
+    if not grants(principal.permissions, permissions):
+        needed = ", ".join(permissions)
+        raise ApiError(
+            403,
+            ErrorCode.INSUFFICIENT_PERMISSIONS,
+            f"This action requires the {needed} permission",
+            {"required": list(permissions)},
+        )
 
 
 def provide_principal(request: ASGIConnection[Any, Any, Identity, Any]) -> Principal:

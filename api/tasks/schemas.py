@@ -71,8 +71,13 @@ class Subscription(msgspec.Struct, forbid_unknown_fields=True):
 Subscriptions = Annotated[list[Subscription], msgspec.Meta(max_length=20)]
 
 
-class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
-    """Body of ``POST /api/tasks`` and ``PUT /api/tasks/{id}`` (full replace)."""
+class TaskFields(msgspec.Struct, forbid_unknown_fields=True):
+    """A task's definition as its owner writes it, but for its dependencies.
+
+    ``TaskWrite`` (dependencies by id) and ``ApplyDefinition`` (by name) are
+    this plus ``dependencies``: a field added here is a field of task create,
+    PUT, apply and export alike.
+    """
 
     name: Name
     task_type: TaskType
@@ -80,7 +85,6 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     parameters: Parameters = msgspec.field(default_factory=dict)
     timeout_seconds: Timeout = 3600
     max_retries: Retries = 0
-    dependencies: Dependencies = msgspec.field(default_factory=list)
     status: TaskStatus = "Active"
     timezone: TimeZone | None = None
     dependency_timeout_seconds: DependencyTimeout | None = None
@@ -97,6 +101,12 @@ class TaskWrite(msgspec.Struct, forbid_unknown_fields=True):
     redeliver_finished: bool = False
     """True: when Temporal retries an attempt whose finished outcome it never received,
     run the command again instead of returning the recorded outcome."""
+
+
+class TaskWrite(TaskFields, forbid_unknown_fields=True):
+    """Body of ``POST /api/tasks`` and ``PUT /api/tasks/{id}`` (full replace)."""
+
+    dependencies: Dependencies = msgspec.field(default_factory=list)
 
 
 class TaskPatch(msgspec.Struct, forbid_unknown_fields=True):

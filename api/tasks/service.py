@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -27,23 +26,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, ErrorCode, run_not_found, task_not_found, validation_error
 from api.schedules.preview import fires_between
-from api.schedules.rules import check_aware, check_schedule, check_timezone, invalid_schedule
+from api.schedules.rules import check_aware, invalid_schedule
 from api.schedules.schemas import BackfillIn
-from api.tasks.schemas import (
-    BulkFailure,
-    BulkStatusOut,
-    Subscription,
-    TaskPatch,
-    TaskSelector,
-    TaskWrite,
-)
-from domain.notifications import SUBSCRIBABLE_EVENTS
-from domain.parameters import SUPPORTED_TASK_TYPES, ParameterError, validate_parameters
-from domain.schedule_policy import (
-    MAX_CATCHUP_WINDOW_SECONDS,
-    MIN_CATCHUP_WINDOW_SECONDS,
-    OverlapPolicy,
-)
+from api.tasks.definition_rules import canonical_fields
+from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelector, TaskWrite
+from domain.schedule_policy import OverlapPolicy
 from domain.secret_refs import references
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
@@ -83,44 +70,12 @@ class TaskService:
     # -- validation -------------------------------------------------------
 
     def _validate_definition(self, body: TaskWrite) -> TaskDefinition:
-        """Field rules beyond the schema; returns the definition in canonical form."""
-        name = body.name.strip()
-        if not name:
-            raise validation_error("name", "must not be blank")
-        if body.task_type not in SUPPORTED_TASK_TYPES:
-            raise ApiError(
-                422,
-                ErrorCode.VALIDATION_ERROR,
-                f"task_type: unsupported task type {body.task_type!r}; "
-                f"supported: {', '.join(SUPPORTED_TASK_TYPES)}",
-                {"field": "task_type", "supported": list(SUPPORTED_TASK_TYPES)},
-            )
-        check_schedule(body.schedule)
-        check_timezone(body.timezone)
-        window = body.catchup_window_seconds
-        if window is not None and not (
-            MIN_CATCHUP_WINDOW_SECONDS <= window <= MAX_CATCHUP_WINDOW_SECONDS
-        ):
-            raise validation_error(
-                "catchup_window_seconds",
-                f"must be between {MIN_CATCHUP_WINDOW_SECONDS} (Temporal's minimum catch-up "
-                f"window) and {MAX_CATCHUP_WINDOW_SECONDS} seconds, got {window}",
-            )
-        try:
-            parameters = validate_parameters(
-                body.task_type, body.parameters, self._settings.parameter_rules
-            )
-        except ParameterError as exc:
-            raise validation_error(exc.field, exc.message) from exc
-        canonical = msgspec.structs.replace(
-            body,
-            name=name,
-            schedule=" ".join(body.schedule.split()),
-            parameters=parameters,
-            dependencies=sorted(set(body.dependencies)),
-            notifications=canonical_subscriptions(body.notifications),
-        )
-        return TaskDefinition(**msgspec.structs.asdict(canonical))
+        """Field rules beyond the schema (422 on the first broken one); the definition in
+        canonical form."""
+        fields, problems = canonical_fields(body, self._settings.parameter_rules)
+        if problems:
+            raise problems[0]
+        return TaskDefinition(**{**fields, "dependencies": sorted(set(body.dependencies))})
 
     async def _check_name(self, session: AsyncSession, name: str, task_id: int | None) -> None:
         if await tasks.name_taken(session, name, except_id=task_id):
@@ -375,19 +330,11 @@ class TaskService:
                     {"dependents": dependents},
                 )
             before = tasks.schedule_spec(task)
-            open_runs = await runs.open_workflow_ids(session, task_id)
-            await runs.delete_runs_of_task(session, task_id)
-            await tasks.set_dependencies(session, task_id, [])
-            await session.delete(task)
+            open_runs = await tasks.remove_task(session, task)
             await session.flush()
             await self._sync_schedule(lambda: self._schedules.delete(task_id))
             await self._commit_or_undo(session, lambda: self._schedules.upsert(before))
-        for workflow_id in open_runs:
-            try:
-                await self._client.get_workflow_handle(workflow_id).cancel()
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    log.warning("could not cancel open run %s: %s", workflow_id, err)
+        await cancel_workflows(self._client, open_runs)
 
     async def trigger(
         self, task_id: int, triggered_by: str, idempotency_key: str | None = None
@@ -572,29 +519,14 @@ class TaskService:
         return True
 
 
-def canonical_subscriptions(items: list[Subscription] | list[dict[str, Any]]) -> list[Any]:
-    """Subscriptions as stored: ``{"channel_id", "on"}`` with each event once, in the
-    order of ``domain.notifications.SUBSCRIBABLE_EVENTS``; a channel listed twice is a 422."""
-    stored: list[Any] = []
-    seen: set[int] = set()
-    for index, item in enumerate(items):
-        subscription = (
-            item if isinstance(item, Subscription) else msgspec.convert(item, Subscription)
-        )
-        if subscription.channel_id in seen:
-            raise validation_error(
-                f"notifications[{index}].channel_id",
-                f"channel {subscription.channel_id} is listed twice; give it one entry",
-            )
-        seen.add(subscription.channel_id)
-        on = set(subscription.on)
-        stored.append(
-            {
-                "channel_id": subscription.channel_id,
-                "on": [event for event in SUBSCRIBABLE_EVENTS if event in on],
-            }
-        )
-    return stored
+async def cancel_workflows(client: Client, workflow_ids: list[str]) -> None:
+    """Ask each workflow to cancel; one already gone is fine, another failure is logged."""
+    for workflow_id in workflow_ids:
+        try:
+            await client.get_workflow_handle(workflow_id).cancel()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                log.warning("could not cancel open run %s: %s", workflow_id, err)
 
 
 @dataclass(frozen=True, slots=True)
