@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.apply.controller import TaskApplyController
+from api.apply.service import ApplyService
 from api.auth.api_keys import ApiKeyService
 from api.auth.controller import ApiKeyController, AuthController
 from api.auth.guards import provide_principal
@@ -80,6 +82,7 @@ ROUTES: list[ControllerRouterHandler] = [
     SystemController,
     AuthController,
     ApiKeyController,
+    TaskApplyController,  # before TaskController: its static paths beside /{task_id}
     TaskController,
     ScheduleController,
     TaskRunController,
@@ -96,6 +99,7 @@ SERVICES = (
     "api_key_service",
     "user_service",
     "task_service",
+    "apply_service",
     "secret_service",
     "notification_channels",
     "task_reader",
@@ -251,6 +255,7 @@ def _serve_tasks(
     """Task writes (database and schedule together), task and run reads, workers."""
     schedules = schedule_manager(client, settings)
     state.task_service = TaskService(sessions, client, schedules, settings)
+    state.apply_service = ApplyService(sessions, client, schedules, settings)
     state.secret_service = SecretService(sessions, SecretSealer(settings.payload_keys))
     state.notification_channels = NotificationChannelService(
         sessions, client, SecretSealer(settings.payload_keys), settings

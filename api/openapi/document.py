@@ -30,6 +30,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from api.apply.schemas import ApplyDefinition, ApplyRefusal
 from api.envelope import ErrorEnvelope
 from api.openapi.responses import DESCRIPTIONS, derived_errors
 from api.openapi.security import SECURITY_SCHEMES
@@ -68,7 +69,11 @@ class ApiDocument:
             ShellParameters,
             HttpParameters,
             PythonParameters,
-            refinements={TaskWrite: PARAMETERS_BY_TYPE, TaskPatch: PARAMETERS_BY_TYPE},
+            refinements={
+                TaskWrite: PARAMETERS_BY_TYPE,
+                TaskPatch: PARAMETERS_BY_TYPE,
+                ApplyDefinition: PARAMETERS_BY_TYPE,
+            },
         )
         self.config = OpenAPIConfig(
             title="Temporal task scheduler",
@@ -84,13 +89,15 @@ class ApiDocument:
         document = app.openapi_schema
         document.components.schemas.update(self.structs.components())
         error = self.structs.reference(ErrorEnvelope)
+        # Routes may declare a refusal of their own shape (apply's 422 lists every problem).
+        errors = [error, self.structs.reference(ApplyRefusal)]
         for path, item in (document.paths or {}).items():
             limited = limit_class(path) is not None
             for method in METHODS:
                 operation: Operation | None = getattr(item, method)
                 if operation is not None:
                     self._unwrap_structs(operation)
-                    self._complete_operation(operation, error, limited=limited)
+                    self._complete_operation(operation, error, errors, limited=limited)
 
     def _unwrap_structs(self, operation: Operation) -> None:
         bodies = [operation.request_body, *(operation.responses or {}).values()]
@@ -100,12 +107,14 @@ class ApiDocument:
                     media.schema = self.structs.unwrap(media.schema)
 
     @staticmethod
-    def _complete_operation(operation: Operation, error: Reference, *, limited: bool) -> None:
+    def _complete_operation(
+        operation: Operation, error: Reference, errors: list[Reference], *, limited: bool
+    ) -> None:
         responses: dict[str, Any] = dict(operation.responses or {})
         for status, response in list(responses.items()):
             # Litestar's own 400 (its ValidationException shape) is not what the server
             # sends: parameter errors leave as 422 in the error envelope.
-            if status >= "400" and not _answers_with(response, error):
+            if status >= "400" and not any(_answers_with(response, shape) for shape in errors):
                 del responses[status]
         derived = derived_errors(
             has_body=operation.request_body is not None,
