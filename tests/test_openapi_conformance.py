@@ -10,8 +10,9 @@ Writes aimed at small ids (where other tests' objects live) are redirected to
 this test's own tasks and run; huge and negative ids are kept, they probe the
 edges. Each ``DELETE /api/tasks/{id}`` gets a task of its own, each
 ``POST /api/auth/logout`` a session of its own, and pause and resume select
-only this test's blocker task. Task writes are made inactive,
-so no generated command ever runs; what the fuzzing created is deleted afterwards.
+only this test's blocker task. Task writes and applied tasks are made inactive,
+so no generated command ever runs, and applies never prune (that would delete
+every other test's tasks); what the fuzzing created is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ OWN_ID_BELOW = 2**31
 """Path ids from 0 up to here may name other tests' objects: writes go to our own instead."""
 TASK_WRITES = {"/api/tasks", "/api/tasks/{task_id}"}
 BULK_WRITES = {"/api/tasks/pause", "/api/tasks/resume"}
+APPLY = "/api/tasks/apply"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -124,6 +126,13 @@ def redirect_writes(case: Case[Any], own: Own) -> None:
         del case.query["wait"]
     if case.path in TASK_WRITES and method != "DELETE" and isinstance(case.body, dict):
         case.body["status"] = "Inactive"
+    if case.path == APPLY and isinstance(case.body, dict):
+        # Never prune (it would delete every other test's tasks); what it creates stays inactive.
+        case.body["prune"] = False
+        tasks = case.body.get("tasks")
+        for task in tasks if isinstance(tasks, list) else []:
+            if isinstance(task, dict):
+                task["status"] = "Inactive"
     if case.path in BULK_WRITES and isinstance(case.body, dict):
         # Only the blocker, whose definition no write reaches: other tests' tasks keep
         # their status, and what a resume activates runs nothing for months.
