@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from domain.schedule_policy import DstPolicy, OverlapPolicy
 from domain.tasks import OWN_FIELDS, ScheduledTask, TaskDefinition
-from persistence import runs
+from persistence import runs, status_history
 from persistence.models import Task, TaskDependency
 
 # Any fixed number other than the migrations' lock: it names the Postgres
@@ -270,3 +270,19 @@ async def remove_task(session: AsyncSession, task: Task) -> list[str]:
     await set_dependencies(session, task.id, [])
     await session.delete(task)
     return open_runs
+
+
+async def record_status_change(
+    session: AsyncSession,
+    task: Task,
+    status: str,
+    now: datetime,
+    changed_by: str,
+    via: str,
+) -> None:
+    """When ``status`` is not the task's current one, record the change in its history and
+    forget why it was paused automatically; the caller writes the new status."""
+    if status == task.status:
+        return
+    await status_history.record(session, task.id, status, now, changed_by, via)
+    task.paused_reason = None

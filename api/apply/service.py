@@ -35,10 +35,10 @@ from api.apply.schemas import (
 )
 from api.errors import ApiError, ErrorCode
 from api.tasks.definition_rules import canonical_fields
+from api.tasks.references import missing_references
 from api.tasks.service import cancel_workflows
-from domain.secret_refs import references
 from domain.tasks import TaskDefinition
-from persistence import secret_store, status_history, tasks
+from persistence import status_history, tasks
 from persistence.models import Task
 from settings import Settings
 from workflows.schedules import ScheduleManager
@@ -82,7 +82,7 @@ class ApplyService:
                 session
             )
             existing = await _existing(session, rows)
-            problems += await _secret_problems(session, wanted)
+            problems += await _reference_problems(session, wanted)
             problems += graph_problems(existing, wanted, set_names, prune=request.prune)
             if problems:
                 raise refusal(problems)
@@ -130,29 +130,21 @@ class ApplyService:
             if definition.dependencies:
                 await tasks.set_dependencies(session, row.id, _ids(definition, ids))
         schedule_changes: list[tuple[Wanted | None, Callable[[], Awaitable[None]], Undo]] = []
+        upsert, delete = self._schedules.upsert, self._schedules.delete
         for definition, row in created:
             spec = tasks.schedule_spec(row)
-            schedule_changes.append(
-                (definition, _bound(self._schedules.upsert, spec), _bound(self._delete, row.id))
-            )
+            schedule_changes.append((definition, _bound(upsert, spec), _bound(delete, row.id)))
         for definition, _current, changed in plan.update:
             row = rows[definition.name]
             before = tasks.schedule_spec(row)
             new = _definition(definition, _ids(definition, ids))
-            if new.status != row.status:
-                await status_history.record(session, row.id, new.status, now, changed_by, "apply")
+            await tasks.record_status_change(session, row, new.status, now, changed_by, "apply")
             tasks.write_definition(row, new, now)
             if "dependencies" in changed:
                 await tasks.set_dependencies(session, row.id, new.dependencies)
             after = tasks.schedule_spec(row)
             if after != before:
-                schedule_changes.append(
-                    (
-                        definition,
-                        _bound(self._schedules.upsert, after),
-                        _bound(self._schedules.upsert, before),
-                    )
-                )
+                schedule_changes.append((definition, _bound(upsert, after), _bound(upsert, before)))
         open_runs: list[str] = []
         # Deleted tasks may depend on each other: drop all their edges before any row.
         for gone in plan.delete:
@@ -161,29 +153,26 @@ class ApplyService:
             row = rows[gone.name]
             before = tasks.schedule_spec(row)
             open_runs += await tasks.remove_task(session, row)
-            schedule_changes.append(
-                (None, _bound(self._delete, row.id), _bound(self._schedules.upsert, before))
-            )
-        await _flush_unique(session)
+            schedule_changes.append((None, _bound(delete, row.id), _bound(upsert, before)))
+        await _flush_deletes(session)
         undo: list[Undo] = []
         try:
             for owner, change, revert in schedule_changes:
+                # Before the change: one that fails halfway (a companion schedule made, the
+                # task's own refused) is reverted too. Every revert is idempotent.
+                undo.append(revert)
                 try:
                     await change()
                 except RPCError as err:
                     if err.status != RPCStatusCode.INVALID_ARGUMENT or owner is None:
                         raise
                     raise refusal([_temporal_refused(owner, err)]) from err
-                undo.append(revert)
             await session.commit()
         except BaseException:
             # The session rolls back as it closes; the schedules are ours to revert.
             await _undo(undo)
             raise
         return {name: ids[name] for name in _set_order(plan)}, open_runs
-
-    async def _delete(self, task_id: int) -> None:
-        await self._schedules.delete(task_id)
 
 
 def _bound(action: Callable[[Any], Awaitable[None]], argument: Any) -> Undo:
@@ -229,6 +218,18 @@ async def _flush_unique(session: AsyncSession) -> None:
         ) from exc
 
 
+async def _flush_deletes(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # A task created meanwhile by another route depends on a task prune deletes.
+        raise ApiError(
+            409,
+            ErrorCode.TASK_HAS_DEPENDENTS,
+            "A task created while the apply ran depends on a task it deletes; apply again",
+        ) from exc
+
+
 def _set_order(plan: Plan) -> list[str]:
     entries = [
         *((d.index, d.name) for d in plan.create),
@@ -258,20 +259,19 @@ async def _existing(session: AsyncSession, rows: list[Task]) -> dict[str, Existi
     return existing
 
 
-async def _secret_problems(session: AsyncSession, wanted: list[Wanted]) -> list[ApplyProblem]:
-    """A problem for every reference to a secret that does not exist."""
-    found = [
-        (definition, field, name)
-        for definition in wanted
-        for field, name in references(definition.fields["parameters"])
-    ]
-    missing = set(await secret_store.missing(session, {name for _, _, name in found}))
+async def _reference_problems(session: AsyncSession, wanted: list[Wanted]) -> list[ApplyProblem]:
+    """A problem for every secret and notification channel referenced that does not exist."""
+    found = await missing_references(
+        session,
+        [
+            (definition.fields["parameters"], definition.fields["notifications"])
+            for definition in wanted
+        ],
+    )
     return [
-        problem(
-            definition.index, definition.name, field, f"unknown secret {name!r}; create it first"
-        )
-        for definition, field, name in found
-        if name in missing
+        problem_of(definition.index, definition.name, error)
+        for definition, errors in zip(wanted, found, strict=True)
+        for error in errors
     ]
 
 

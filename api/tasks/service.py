@@ -29,18 +29,16 @@ from api.schedules.preview import fires_between
 from api.schedules.rules import check_aware, invalid_schedule
 from api.schedules.schemas import BackfillIn
 from api.tasks.definition_rules import canonical_fields
+from api.tasks.references import missing_references
 from api.tasks.schemas import BulkFailure, BulkStatusOut, TaskPatch, TaskSelector, TaskWrite
 from domain.schedule_policy import OverlapPolicy
-from domain.secret_refs import references
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
 from domain.tasks import TaskDefinition
 from persistence import (
     backfills,
     idempotency,
-    notification_store,
     outbox,
     runs,
-    secret_store,
     status_history,
     tasks,
 )
@@ -86,26 +84,14 @@ class TaskService:
                 {"field": "name"},
             )
 
-    async def _check_secrets(self, session: AsyncSession, definition: TaskDefinition) -> None:
-        """Every secret the parameters reference exists; else 422 naming the first bad field."""
-        found = list(references(definition.parameters))
-        missing = set(await secret_store.missing(session, {name for _, name in found}))
-        for field, name in found:
-            if name in missing:
-                raise validation_error(field, f"unknown secret {name!r}; create it first")
-
-    async def _check_channels(self, session: AsyncSession, definition: TaskDefinition) -> None:
-        """Every channel the task subscribes to exists; else 422 naming the entry."""
-        wanted = [item["channel_id"] for item in definition.notifications]
-        missing = set(await notification_store.missing_channels(session, wanted))
-        for index, channel_id in enumerate(wanted):
-            if channel_id in missing:
-                raise ApiError(
-                    422,
-                    ErrorCode.VALIDATION_ERROR,
-                    f"notifications[{index}].channel_id: unknown notification channel {channel_id}",
-                    {"field": f"notifications[{index}].channel_id", "missing": sorted(missing)},
-                )
+    async def _check_references(self, session: AsyncSession, definition: TaskDefinition) -> None:
+        """Every secret and notification channel the task references exists; else 422
+        naming the first bad field."""
+        (problems,) = await missing_references(
+            session, [(definition.parameters, definition.notifications)]
+        )
+        if problems:
+            raise problems[0]
 
     async def _check_dependencies(
         self, session: AsyncSession, task_id: int | None, dependencies: list[int]
@@ -172,8 +158,7 @@ class TaskService:
         definition = self._validate_definition(body)
         async with self._sessions() as session:
             await self._check_name(session, definition.name, None)
-            await self._check_secrets(session, definition)
-            await self._check_channels(session, definition)
+            await self._check_references(session, definition)
             await self._check_dependencies(session, None, definition.dependencies)
             now = datetime.now(UTC)
             task = tasks.new_task(definition, now)
@@ -232,15 +217,10 @@ class TaskService:
             current_deps = (await tasks.dependencies_of(session, [task_id]))[task_id]
             definition = new_definition(tasks.definition_of(task, current_deps))
             await self._check_name(session, definition.name, task_id)
-            await self._check_secrets(session, definition)
-            await self._check_channels(session, definition)
+            await self._check_references(session, definition)
             await self._check_dependencies(session, task_id, definition.dependencies)
             now = datetime.now(UTC)
-            if definition.status != task.status:
-                await status_history.record(
-                    session, task_id, definition.status, now, changed_by, via
-                )
-                task.paused_reason = None
+            await tasks.record_status_change(session, task, definition.status, now, changed_by, via)
             tasks.write_definition(task, definition, now)
             await self._flush_unique(session, task.name)
             if definition.dependencies != current_deps:

@@ -296,3 +296,61 @@ def test_who_may_apply(app: App, user: str | None, body: dict[str, Any], status:
 @pytest.mark.parametrize(("user", "status"), [("viewer", 200), (None, 401)])
 def test_who_may_export(app: App, user: str | None, status: int) -> None:
     assert app.api(user).get("/api/tasks/export").status_code == status
+
+
+def test_every_field_of_task_create_is_a_field_of_apply_and_export(admin: Api) -> None:
+    channel = admin.post(
+        "/api/notification-channels",
+        json={
+            "name": unique("apply-hook"),
+            "type": "webhook",
+            "config": {"url": "http://127.0.0.1:9/hook"},
+        },
+    )
+    assert channel.status_code == 201, channel.text
+    channel_id = channel.json()["data"]["id"]
+    name = unique("noisy")
+    extras = {
+        "notifications": [{"channel_id": channel_id, "on": ["success", "failure", "failure"]}],
+        "late_after_seconds": 120,
+        "pause_after_failures": 3,
+        "redeliver_finished": True,
+    }
+    plan = apply(admin, [shell(name, **extras)])
+    definition = plan["create"][0]["definition"]
+    stored = {**extras, "notifications": [{"channel_id": channel_id, "on": ["failure", "success"]}]}
+    assert {key: definition[key] for key in extras} == stored
+    task = admin.get(f"/api/tasks/{plan['ids'][name]}").json()["data"]
+    assert {key: task[key] for key in extras} == stored
+    exported = next(
+        item
+        for item in admin.get("/api/tasks/export").json()["data"]["tasks"]
+        if item["name"] == name
+    )
+    assert {key: exported[key] for key in extras} == stored
+    assert apply(admin, [exported])["unchanged"] == [{"name": name, "id": plan["ids"][name]}]
+    changed = apply(admin, [shell(name, **{**extras, "pause_after_failures": 5})])
+    assert changed["update"][0]["changes"] == {"pause_after_failures": {"old": 3, "new": 5}}
+
+    problems = refused(
+        admin,
+        {
+            "tasks": [
+                shell(
+                    unique("unheard"),
+                    notifications=[{"channel_id": 2**31 - 1, "on": ["failure"]}],
+                ),
+                shell(
+                    unique("twice"),
+                    notifications=[
+                        {"channel_id": channel_id, "on": ["failure"]},
+                        {"channel_id": channel_id, "on": ["success"]},
+                    ],
+                ),
+            ]
+        },
+    )
+    assert [(p["index"], p["field"]) for p in problems] == [
+        (0, "notifications[0].channel_id"),
+        (1, "notifications[1].channel_id"),
+    ]

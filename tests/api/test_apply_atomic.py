@@ -63,8 +63,16 @@ def admin(own_app: App) -> Api:
 
 
 def refusing(operation: str, schedule_id: str, status: RPCStatusCode) -> Refuse:
-    """Refuse one call: ``operation`` of ``schedule_id``, with ``status``."""
-    return lambda op, id_: status if (op, id_) == (operation, schedule_id) else None
+    """Refuse the first ``operation`` of ``schedule_id`` with ``status``, and no other call."""
+    refused: list[str] = []
+
+    def refuse(op: str, id_: str) -> RPCStatusCode | None:
+        if refused or (op, id_) != (operation, schedule_id):
+            return None
+        refused.append(id_)
+        return status
+
+    return refuse
 
 
 class RefusingInterceptor(Interceptor):
