@@ -51,13 +51,16 @@ def _hour_of(column: Any, since: datetime) -> Any:
     return whole_part(elapsed / SECONDS_PER_HOUR)
 
 
-async def finished_runs_per_hour(session: AsyncSession, since: datetime) -> list[HourlyCount]:
-    """Runs that ended at or after ``since``, counted per hour of ``completed_at`` and status."""
+async def finished_runs_per_hour(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[HourlyCount]:
+    """Runs that ended in ``[since, until)``, counted per hour of ``completed_at`` and status."""
     hour = _hour_of(TaskRun.completed_at, since).label("hour")
     rows = await session.execute(
         select(hour, TaskRun.status, func.count())
         .where(
             TaskRun.completed_at >= since,
+            TaskRun.completed_at < until,
             TaskRun.status.in_([status.value for status in TERMINAL_STATUSES]),
         )
         .group_by(hour, TaskRun.status)
@@ -66,9 +69,9 @@ async def finished_runs_per_hour(session: AsyncSession, since: datetime) -> list
 
 
 async def fire_lag_per_hour(
-    session: AsyncSession, since: datetime, bounds: Sequence[float]
+    session: AsyncSession, since: datetime, until: datetime, bounds: Sequence[float]
 ) -> list[HourlyLag]:
-    """Scheduled runs that started at or after ``since``: their fire lag bucketed per hour.
+    """Scheduled runs that started in ``[since, until)``: their fire lag bucketed per hour.
 
     The lag is the metric's (``scheduler_task_run_start_lag_seconds``): from the
     fire time to the first attempt's start, counted as 0 when clock skew makes
@@ -82,6 +85,7 @@ async def fire_lag_per_hour(
         select(hour, *buckets, func.count())
         .where(
             TaskRun.started_at >= since,
+            TaskRun.started_at < until,
             TaskRun.trigger == RunTrigger.SCHEDULE,
             TaskRun.retry_count == 0,
         )

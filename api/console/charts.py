@@ -122,6 +122,14 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude
 
 
+def count_step(top: int) -> int:
+    """The gap between labelled counts on an axis from 0 to ``top`` (a ``nice_ceiling``).
+
+    Whole numbers only, and at most six labels: 0-1 by 1, 0-5 by 1, 0-10 by 2, 0-50 by 10.
+    """
+    return top // 5 if top % 5 == 0 and top >= 10 else 1
+
+
 def _hour_label(hour: HourActivity) -> str:
     return hour.start.strftime("%H:00")
 
@@ -154,8 +162,8 @@ def stacked_runs(hours: Sequence[HourActivity]) -> StackedBars:
             )
         )
     ticks = tuple(
-        Tick(round(baseline - plot * fraction, 2), f"{round(top * fraction):g}")
-        for fraction in (0.0, 0.5, 1.0)
+        Tick(round(baseline - plot * value / top, 2), str(value))
+        for value in range(0, top + 1, count_step(top))
     )
     return StackedBars(WIDTH, HEIGHT, tuple(bars), ticks, sum(totals), baseline)
 

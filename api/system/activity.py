@@ -67,12 +67,13 @@ class ActivityReader:
     async def last_24_hours(self, now: datetime | None = None) -> list[HourActivity]:
         """``HOURS`` entries, oldest first; the last one is the current, partial hour."""
         since = window_start(now or datetime.now(UTC))
+        until = since + timedelta(hours=HOURS)
         async with self._sessions() as session:
-            counts = await hourly_activity.finished_runs_per_hour(session, since)
-            lags = await hourly_activity.fire_lag_per_hour(session, since, self._bounds)
+            counts = await hourly_activity.finished_runs_per_hour(session, since, until)
+            lags = await hourly_activity.fire_lag_per_hour(session, since, until, self._bounds)
         finished: list[dict[str, int]] = [{} for _ in range(HOURS)]
         for row in counts:
-            if 0 <= row.hour < HOURS:
+            if 0 <= row.hour < HOURS:  # a row at the window's very end may round up
                 finished[row.hour][row.status] = finished[row.hour].get(row.status, 0) + row.count
         lag_by_hour = {row.hour: row for row in lags if 0 <= row.hour < HOURS}
         hours = []

@@ -52,10 +52,27 @@ def test_bars_stack_final_statuses_in_proportion_to_the_busiest_hour() -> None:
     assert chart.bars[0].segments == ()
     assert chart.bars[0].title == "00:00 UTC: no runs finished"
     assert busiest.title == "03:00 UTC: 6 Completed, 2 Failed, 2 Timeout"
-    assert [t.label for t in chart.ticks] == ["0", "5", "10"]
+    assert [t.label for t in chart.ticks] == ["0", "2", "4", "6", "8", "10"]
     # Bars sit side by side, left to right, never overlapping.
     edges = [(bar.x, bar.x + bar.width) for bar in chart.bars]
     assert all(right <= next_left for (_, right), (next_left, _) in itertools.pairwise(edges))
+
+
+@pytest.mark.parametrize(
+    ("busiest", "labels"),
+    [
+        (0, ["0", "1"]),
+        (1, ["0", "1"]),
+        (2, ["0", "1", "2"]),
+        (4, ["0", "1", "2", "3", "4", "5"]),
+        (37, ["0", "10", "20", "30", "40", "50"]),
+    ],
+)
+def test_count_axes_label_whole_numbers_only(busiest: int, labels: list[str]) -> None:
+    chart = stacked_runs(hours(h0=HourActivity(START, {"Completed": busiest})))
+    assert [t.label for t in chart.ticks] == labels
+    assert chart.ticks[0].y == chart.baseline
+    assert chart.ticks[-1].y == pytest.approx(TOP)
 
 
 def test_lag_lines_break_where_an_hour_had_no_scheduled_start() -> None:

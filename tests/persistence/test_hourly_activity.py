@@ -16,6 +16,7 @@ from persistence.models import TaskRun
 from tests.persistence.conftest import Database, new_task
 
 SINCE = datetime(2026, 11, 3, 0, 0, tzinfo=UTC)
+UNTIL = SINCE + timedelta(hours=24)
 
 
 def _run(
@@ -62,7 +63,7 @@ def test_finished_runs_are_counted_per_hour_and_final_status(db: Database) -> No
                 scheduled=at,
                 completed_at=SINCE + timedelta(hours=5, minutes=30),
             ),
-            # Before the window, and still open: neither counts.
+            # Before the window, at its end, and still open: none counts.
             _run(
                 task_id,
                 trigger="manual",
@@ -70,13 +71,14 @@ def test_finished_runs_are_counted_per_hour_and_final_status(db: Database) -> No
                 scheduled=at,
                 completed_at=SINCE - timedelta(seconds=1),
             ),
+            _run(task_id, trigger="manual", status="Completed", scheduled=at, completed_at=UNTIL),
             _run(task_id, trigger="manual", status="Running", scheduled=at, started_at=at),
         ]
         async with sessions() as session, session.begin():
             session.add_all(rows)
         try:
             async with sessions() as session:
-                counts = await finished_runs_per_hour(session, SINCE)
+                counts = await finished_runs_per_hour(session, SINCE, UNTIL)
             assert sorted((c.hour, c.status, c.count) for c in counts) == [
                 (0, "Completed", 2),
                 (1, "Failed", 1),
@@ -149,7 +151,7 @@ def test_fire_lag_buckets_cover_first_attempts_of_scheduled_runs_only(db: Databa
             session.add_all(rows)
         try:
             async with sessions() as session:
-                lags = await fire_lag_per_hour(session, SINCE, bounds)
+                lags = await fire_lag_per_hour(session, SINCE, UNTIL, bounds)
             assert [(lag.hour, lag.cumulative_counts, lag.count) for lag in lags] == [
                 (2, (2, 3, 3), 4)
             ]
