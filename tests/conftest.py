@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
 import devstack
+from tests import ports
 from tests.dev_server import DevServer, running_dev_server
 from tests.helpers import CHEAP_PASSWORD_HASHES, Api, login
 from tests.in_process import App, running_app, sqlite_url
@@ -39,6 +40,12 @@ EXECUTOR_TYPES = ("shell", "http", "python")
 # executors, logs, the cron fire): they run once, on Postgres when the suite has
 # it, to keep CI short.
 PRIMARY_BACKEND = BACKENDS[-1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # devstack chooses the stack's ports; under xdist each worker needs its own
+    # range, or two workers' stacks can be handed the same port (tests/ports.py).
+    devstack.free_port = ports.free_port
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,7 +4,6 @@ was down."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -16,12 +15,11 @@ from tests.conftest import POSTGRES_URL
 def test_a_short_soak_loses_doubles_and_phantoms_nothing() -> None:
     if not POSTGRES_URL:
         pytest.skip("needs Postgres (SCHEDULER_TEST_DATABASE_URL): the soak cuts its connection")
-    # Long enough that a minute boundary (the tasks' fire) falls well inside the load.
-    to_boundary = 60 - time.time() % 60
-    plan = SoakPlan.spread(
-        max(40.0, to_boundary + 15), scheduled_tasks=4, trigger_interval_seconds=0.5
+    # The load starts once a minute boundary (the tasks' fire) is due well inside it.
+    plan = SoakPlan.spread(40.0, scheduled_tasks=4, trigger_interval_seconds=0.5)
+    report = run_soak(
+        replace(plan, chain_length=2, drain_seconds=60, fire_margin_seconds=15), POSTGRES_URL
     )
-    report = run_soak(replace(plan, chain_length=2, drain_seconds=60), POSTGRES_URL)
     summary = "\n".join([*report.lines(), f"examples: {report.examples}"])
     print(summary)
     assert report.clean, summary
