@@ -58,9 +58,14 @@ async def _run(
         )
 
 
-async def _reports(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[int, datetime, str]]:
+async def _reports(
+    sessions: async_sessionmaker[AsyncSession], task_ids: set[int]
+) -> list[tuple[int, datetime, str]]:
+    """The reports of ``task_ids``: the session's database holds other tests' tasks too."""
     async with sessions() as session:
-        rows = await session.scalars(select(FireReport).order_by(FireReport.id))
+        rows = await session.scalars(
+            select(FireReport).where(FireReport.task_id.in_(task_ids)).order_by(FireReport.id)
+        )
         return [(row.task_id, row.fire_at, row.event) for row in rows]
 
 
@@ -74,12 +79,19 @@ def test_late_and_missed_fires_are_reported_once_and_sent_when_they_can_be(
             sessions, prefix="late", schedule="* * * * *", status="Active", late_after_seconds=30
         )
         silent = await new_task(sessions, prefix="missed", schedule="* * * * *", status="Active")
+        mine = {watched, silent}
+        outbox = Outbox()
+
+        def sent() -> list[tuple[int, datetime, str]]:
+            return [report for report in outbox.sent if report[0] in mine]
+
         await _run(sessions, watched, T0, timedelta(seconds=2))
         await _run(sessions, watched, T0 + MINUTE, timedelta(seconds=50))
         await _run(sessions, watched, T0 + 2 * MINUTE, None)
-        outbox = Outbox()
         async with sessions() as session, session.begin():  # their first fire is T0
-            await session.execute(update(Task).values(created_at=T0 - timedelta(seconds=1)))
+            await session.execute(
+                update(Task).where(Task.id.in_(mine)).values(created_at=T0 - timedelta(seconds=1))
+            )
         watch = FireWatch(
             sessions, outbox.emit, default_catchup_seconds=CATCHUP, lookback=timedelta(minutes=10)
         )
@@ -90,15 +102,15 @@ def test_late_and_missed_fires_are_reported_once_and_sent_when_they_can_be(
         await watch.run_once(now)
         late = {(watched, T0 + MINUTE, "late"), (watched, T0 + 2 * MINUTE, "late")}
         settled = {(silent, T0 + n * MINUTE, "missed") for n in range(2)}  # T0+2m may still start
-        assert set(await _reports(sessions)) == late | settled
-        assert outbox.sent == []  # Temporal down: recorded, not sent
+        assert set(await _reports(sessions, mine)) == late | settled
+        assert sent() == []  # Temporal down: recorded, not sent
 
         outbox.down = False
         later = T0 + 2 * MINUTE + SETTLE + timedelta(seconds=1)
         await watch.run_once(later)
         missed = {(silent, T0 + n * MINUTE, "missed") for n in range(3)}
-        assert set(await _reports(sessions)) == late | missed
-        assert set(outbox.sent) == late | missed
+        assert set(await _reports(sessions, mine)) == late | missed
+        assert set(sent()) == late | missed
 
         # A second watch (another orchestrator, or this one restarted) sees the
         # same fires again: nothing is recorded or sent twice.
@@ -107,7 +119,7 @@ def test_late_and_missed_fires_are_reported_once_and_sent_when_they_can_be(
         )
         await again.run_once(later + timedelta(seconds=1))
         await watch.run_once(later + timedelta(seconds=2))
-        assert len(outbox.sent) == len(late | missed)
-        assert len(await _reports(sessions)) == len(late | missed)
+        assert len(sent()) == len(late | missed)
+        assert len(await _reports(sessions, mine)) == len(late | missed)
 
     with_sessions(db, work)
