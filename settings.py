@@ -331,6 +331,11 @@ class Settings:
         "SCHEDULER_FIRE_WATCH_INTERVAL_SECONDS", 15.0, minimum=0.5
     )
     """How often the orchestrator looks for late and missed fires."""
+    fire_ledger_grace_seconds: float = setting(
+        "SCHEDULER_FIRE_LEDGER_GRACE_SECONDS", 60.0, minimum=1.0
+    )
+    """How long past its latest possible start a fire without a run waits before
+    the ledger, the fire watch and the missed-fire count call it ``missed``."""
     reconcile_settle_seconds: float = setting(
         "SCHEDULER_RECONCILE_SETTLE_SECONDS", 30.0, minimum=1.0
     )

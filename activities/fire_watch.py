@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.fire_ledger import FireOutcome, LedgerPolicy, late
 from domain.notifications import Event
 from persistence import fire_ledger, fire_reports, tasks
-from persistence.fire_ledger import fires_between, ledger_policy
+from persistence.fire_ledger import LedgerDefaults, fires_between, ledger_policy
 from persistence.fire_reports import Report
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,13 @@ class FireWatch:
         sessions: async_sessionmaker[AsyncSession],
         emit: Emit,
         *,
-        default_catchup_seconds: int,
+        defaults: LedgerDefaults,
         lookback: timedelta = LOOKBACK,
         batch_size: int = 200,
     ) -> None:
         self._sessions = sessions
         self._emit = emit
-        self._catchup = default_catchup_seconds
+        self._defaults = defaults
         self._lookback = lookback
         self._batch_size = batch_size
         self._checked_until: datetime | None = None
@@ -83,7 +83,7 @@ class FireWatch:
         waits: dict[int, timedelta] = {}
         async with self._sessions() as session:
             for task in await tasks.all_tasks(session):
-                policy = ledger_policy(task, self._catchup)
+                policy = ledger_policy(task, self._defaults)
                 settle = policy.settle
                 missed_due[task.id] = (policy, fires_between(task, since - settle, now - settle))
                 if task.late_after_seconds is not None:

@@ -67,6 +67,7 @@ from api.users.service import UserService
 from api.workers.controller import WorkerController
 from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
+from persistence.fire_ledger import LedgerDefaults
 from persistence.migrate import migrate
 from persistence.run_tally import RunTally
 from persistence.secret_sealing import SecretSealer
@@ -262,7 +263,7 @@ def _serve_tasks(
     )
     state.fire_ledger = FireLedgerReader(
         reads,
-        default_catchup_seconds=settings.schedule_catchup_window_seconds,
+        defaults=LedgerDefaults.of(settings),
         run_retention_days=settings.run_retention_days,
     )
     state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
@@ -294,7 +295,7 @@ async def _serve_monitoring(
         late_fires=LateFireTally(),
         worker_liveness_seconds=settings.worker_liveness_seconds,
         missed_fires=MissedFireTally(
-            settings.schedule_catchup_window_seconds,
+            LedgerDefaults.of(settings),
             check_every=timedelta(seconds=max(settings.metrics_refresh_seconds, 10)),
         ),
     )

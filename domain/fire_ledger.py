@@ -26,10 +26,6 @@ OVERLAP_GRACE = timedelta(seconds=5)
 """A run counts as open this long after it completed: its workflow closes a
 moment later, and Temporal weighs a fire a moment after its time."""
 
-START_GRACE = timedelta(seconds=60)
-"""How long past its latest possible start a fire without a run waits before it
-is ``missed`` (the fire lag under load, the mirror writing its row)."""
-
 # Overlap policies (Temporal's) under which a fire during an open run is dropped,
 # and those under which it waits for the open run to end.
 _SKIPPING = frozenset({"skip", "buffer_one"})
@@ -60,11 +56,14 @@ class LedgerPolicy:
     overlap_policy: str
     catchup_window: timedelta
     jitter: timedelta
+    grace: timedelta
+    """How long past its latest possible start a fire without a run waits before
+    it is ``missed`` (the fire lag under load, the mirror writing its row)."""
 
     @property
     def settle(self) -> timedelta:
-        """How long after its time a fire may still start (late by jitter and catch-up)."""
-        return self.catchup_window + self.jitter + START_GRACE
+        """How long after its time a fire may still start (late by jitter, catch-up and grace)."""
+        return self.catchup_window + self.jitter + self.grace
 
 
 @dataclass(frozen=True, slots=True)

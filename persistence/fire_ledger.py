@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -22,6 +23,7 @@ from domain.fire_ledger import (
 from domain.fire_times import DstPolicy, fire_times
 from domain.statuses import RunTrigger
 from persistence.models import Task, TaskRun, TaskStatusChange
+from settings import Settings
 
 _RUNS = TaskRun.metadata.tables[TaskRun.__tablename__]
 _CHANGES = TaskStatusChange.metadata.tables[TaskStatusChange.__tablename__]
@@ -29,12 +31,27 @@ _CHANGES = TaskStatusChange.metadata.tables[TaskStatusChange.__tablename__]
 _FROM_SCHEDULE = (RunTrigger.SCHEDULE.value, RunTrigger.BACKFILL.value)
 
 
-def ledger_policy(task: Task, default_catchup_seconds: int) -> LedgerPolicy:
+@dataclass(frozen=True, slots=True)
+class LedgerDefaults:
+    """What the ledger's rule weighs for every task alike (from the settings)."""
+
+    catchup_seconds: int
+    """The catch-up window of a task without its own."""
+    grace_seconds: float
+    """How long past its latest possible start a fire waits before it is ``missed``."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> LedgerDefaults:
+        return cls(settings.schedule_catchup_window_seconds, settings.fire_ledger_grace_seconds)
+
+
+def ledger_policy(task: Task, defaults: LedgerDefaults) -> LedgerPolicy:
     """The parts of the task's schedule policy the ledger's rule weighs."""
     return LedgerPolicy(
         overlap_policy=task.overlap_policy,
-        catchup_window=timedelta(seconds=task.catchup_window_seconds or default_catchup_seconds),
+        catchup_window=timedelta(seconds=task.catchup_window_seconds or defaults.catchup_seconds),
         jitter=timedelta(seconds=task.jitter_seconds),
+        grace=timedelta(seconds=defaults.grace_seconds),
     )
 
 

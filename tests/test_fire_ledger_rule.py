@@ -15,7 +15,9 @@ NOW = T0 + timedelta(hours=1)
 
 
 def _policy(overlap: str = "skip", catchup: int = 60, jitter: int = 0) -> LedgerPolicy:
-    return LedgerPolicy(overlap, timedelta(seconds=catchup), timedelta(seconds=jitter))
+    return LedgerPolicy(
+        overlap, timedelta(seconds=catchup), timedelta(seconds=jitter), timedelta(seconds=60)
+    )
 
 
 def _outcomes(**kwargs: object) -> list[str]:

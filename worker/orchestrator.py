@@ -17,6 +17,7 @@ from activities.outbox_relay import OutboxRelay
 from activities.reconciler import Reconciler
 from activities.run_recorder import RunRecorder
 from domain.notifications import Event, fire_event_id
+from persistence.fire_ledger import LedgerDefaults
 from persistence.fire_reports import Report
 from persistence.secret_sealing import SecretSealer
 from settings import Settings
@@ -138,6 +139,4 @@ def fire_watch(
             ),
         )
 
-    return FireWatch(
-        sessions, emit, default_catchup_seconds=settings.schedule_catchup_window_seconds
-    )
+    return FireWatch(sessions, emit, defaults=LedgerDefaults.of(settings))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.fire_ledger import FireOutcome, LedgerPolicy
 from persistence import fire_ledger
-from persistence.fire_ledger import fires_between, ledger_policy
+from persistence.fire_ledger import LedgerDefaults, fires_between, ledger_policy
 from persistence.models import Task
 
 
@@ -25,8 +25,8 @@ class MissedFireTally:
     check reads every task's definition.
     """
 
-    def __init__(self, default_catchup_seconds: int, check_every: timedelta) -> None:
-        self._catchup = default_catchup_seconds
+    def __init__(self, defaults: LedgerDefaults, check_every: timedelta) -> None:
+        self._defaults = defaults
         self._check_every = check_every
         self._checked_at: datetime | None = None
         self.total = 0
@@ -41,7 +41,7 @@ class MissedFireTally:
         since = self._checked_at
         due: dict[int, tuple[LedgerPolicy, list[datetime]]] = {}
         for task in await session.scalars(select(Task)):
-            policy = ledger_policy(task, self._catchup)
+            policy = ledger_policy(task, self._defaults)
             due[task.id] = (policy, fires_between(task, since - policy.settle, now - policy.settle))
         entries = await fire_ledger.entries_of(session, due, now)
         self.total += sum(

@@ -13,7 +13,7 @@ from api.tasks.schemas import FireOut, FiresOut, FireSummary
 from domain.fire_ledger import FireOutcome, LedgerEntry, classify
 from domain.fire_times import FireTime, fire_times
 from persistence import fire_ledger, tasks
-from persistence.fire_ledger import dst_policy_of, ledger_policy
+from persistence.fire_ledger import LedgerDefaults, dst_policy_of, ledger_policy
 from persistence.models import Task
 
 MAX_RANGE = timedelta(days=7)
@@ -34,7 +34,7 @@ async def task_ledger(
     start: datetime,
     end: datetime,
     now: datetime,
-    default_catchup_seconds: int,
+    defaults: LedgerDefaults,
 ) -> Ledger:
     """The ledger of ``task`` for fire times in ``[start, end]`` (none before it was created)."""
     after = max(start - _INCLUSIVE, task.created_at)
@@ -54,7 +54,7 @@ async def task_ledger(
         runs,
         spans,
         changes,
-        ledger_policy(task, default_catchup_seconds),
+        ledger_policy(task, defaults),
         now,
     )
     return Ledger(fires, entries)
@@ -65,11 +65,11 @@ class FireLedgerReader:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        default_catchup_seconds: int,
+        defaults: LedgerDefaults,
         run_retention_days: int,
     ) -> None:
         self._sessions = sessions
-        self._catchup = default_catchup_seconds
+        self._defaults = defaults
         self._retention = timedelta(days=run_retention_days)
 
     async def fires(self, task_id: int, start: datetime | None, end: datetime | None) -> FiresOut:
@@ -79,7 +79,7 @@ class FireLedgerReader:
             task = await tasks.get_task(session, task_id)
             if task is None:
                 raise task_not_found(task_id)
-            ledger = await task_ledger(session, task, start, end, now, self._catchup)
+            ledger = await task_ledger(session, task, start, end, now, self._defaults)
         counts = Counter(entry.outcome for entry in ledger.entries)
         return FiresOut(
             task_id=task_id,
@@ -107,7 +107,7 @@ class FireLedgerReader:
 
     async def missed_last_7d(self, session: AsyncSession, task: Task, now: datetime) -> int:
         """Fires of the last 7 days the ledger calls ``missed`` (task stats)."""
-        ledger = await task_ledger(session, task, now - MAX_RANGE, now, now, self._catchup)
+        ledger = await task_ledger(session, task, now - MAX_RANGE, now, now, self._defaults)
         return sum(entry.outcome is FireOutcome.MISSED for entry in ledger.entries)
 
     def _range(

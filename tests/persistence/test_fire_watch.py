@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.fire_watch import FireWatch
-from domain.fire_ledger import START_GRACE
+from persistence.fire_ledger import LedgerDefaults
 from persistence.fire_reports import Report
 from persistence.models import FireReport, Task, TaskRun
 from tests.credential_rows import with_sessions
@@ -19,8 +19,8 @@ from tests.persistence.conftest import Database, new_task
 # Fires in the future of the rows' creation: the watch is handed its clock.
 T0 = datetime(2031, 3, 4, 5, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-CATCHUP = 10
-SETTLE = timedelta(seconds=CATCHUP) + START_GRACE
+DEFAULTS = LedgerDefaults(catchup_seconds=10, grace_seconds=60)
+SETTLE = timedelta(seconds=DEFAULTS.catchup_seconds + DEFAULTS.grace_seconds)
 
 
 class Outbox:
@@ -92,9 +92,7 @@ def test_late_and_missed_fires_are_reported_once_and_sent_when_they_can_be(
             await session.execute(
                 update(Task).where(Task.id.in_(mine)).values(created_at=T0 - timedelta(seconds=1))
             )
-        watch = FireWatch(
-            sessions, outbox.emit, default_catchup_seconds=CATCHUP, lookback=timedelta(minutes=10)
-        )
+        watch = FireWatch(sessions, outbox.emit, defaults=DEFAULTS, lookback=timedelta(minutes=10))
         await watch.run_once(T0)
 
         outbox.down = True
@@ -114,9 +112,7 @@ def test_late_and_missed_fires_are_reported_once_and_sent_when_they_can_be(
 
         # A second watch (another orchestrator, or this one restarted) sees the
         # same fires again: nothing is recorded or sent twice.
-        again = FireWatch(
-            sessions, outbox.emit, default_catchup_seconds=CATCHUP, lookback=timedelta(minutes=3)
-        )
+        again = FireWatch(sessions, outbox.emit, defaults=DEFAULTS, lookback=timedelta(minutes=3))
         await again.run_once(later + timedelta(seconds=1))
         await watch.run_once(later + timedelta(seconds=2))
         assert len(sent()) == len(late | missed)
