@@ -1,13 +1,17 @@
 """What the schedule policy does to real runs: backfill, the overlap policies, jitter.
 
 Fires are made with Temporal's own fast paths (backfill, ``ScheduleHandle.trigger``)
-wherever the behaviour allows it; only jitter needs a real minute boundary.
+wherever the behaviour allows it; only jitter needs a real minute boundary, and
+its tasks are created when the module starts so that wait passes while the other
+tests run. The overlap policies' fires are all made at once, one task per policy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,18 +52,45 @@ def closed_executions(stack: Stack, task_id: int) -> int:
     return asyncio.run(count())
 
 
-def trigger_schedule(stack: Stack, task_id: int) -> None:
-    """One fire now, through the schedule (its overlap policy applies)."""
+def trigger_schedules(stack: Stack, task_ids: Sequence[int]) -> None:
+    """One fire now of each task, through its schedule (its overlap policy applies)."""
 
     async def fire() -> None:
         client = await Client.connect(
             stack.temporal_address, namespace=stack.env.get("TEMPORAL_NAMESPACE", "default")
         )
-        await client.get_schedule_handle(f"task-{task_id}").trigger()
+        await asyncio.gather(
+            *(client.get_schedule_handle(f"task-{task_id}").trigger() for task_id in task_ids)
+        )
 
     asyncio.run(fire())
     # A fire's workflow id carries its time to the second: the next trigger must not share it.
     time.sleep(1.1)
+
+
+JITTER_SECONDS = 15
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jitter_tasks(stack: Stack) -> Iterator[list[dict[str, Any]]]:
+    """Five tasks firing every minute with jitter, made before every other test of
+    the module: their first fire (the next minute boundary) comes while those run."""
+    api = stack.api("admin")
+    tasks = [
+        api.create_task(
+            name=unique("jitter"),
+            schedule="* * * * *",
+            jitter_seconds=JITTER_SECONDS,
+            parameters={"command": "true"},
+        )
+        for _ in range(5)
+    ]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            api.patch(f"/api/tasks/{task['id']}", json={"status": "Inactive"})
+        api.close()
 
 
 @pytest.mark.parametrize(
@@ -134,31 +165,62 @@ def _nth_run(api: Api, task_id: int, index: int) -> Any:
     return pick
 
 
-@pytest.mark.parametrize(
-    ("policy", "fires", "runs"),
-    [
-        ("skip", 2, 1),
-        ("buffer_one", 3, 2),
-        ("buffer_all", 3, 3),
-        ("allow_all", 2, 2),
-        ("cancel_other", 2, 2),
-        ("terminate_other", 2, 2),
-    ],
-)
+OVERLAP_CASES = [
+    ("skip", 2, 1),
+    ("buffer_one", 3, 2),
+    ("buffer_all", 3, 3),
+    ("allow_all", 2, 2),
+    ("cancel_other", 2, 2),
+    ("terminate_other", 2, 2),
+]
+
+
+@dataclass(frozen=True)
+class OverlapCase:
+    task_id: int
+    first: dict[str, Any]
+    """The first fire's run, seen ``Running`` before the further fires were made."""
+
+
+@pytest.fixture(scope="module")
+def overlap_cases(stack: Stack) -> Iterator[dict[str, OverlapCase]]:
+    """One task per overlap policy, fired together: a first fire each, and once
+    every first run is running, the further fires (a second apart) while it is."""
+    api = stack.api("admin")
+    try:
+        task_ids = {
+            policy: api.create_task(
+                name=unique(f"overlap-{policy}"),
+                schedule=NEVER,
+                overlap_policy=policy,
+                parameters={"command": "sleep 4"},
+            )["id"]
+            for policy, _, _ in OVERLAP_CASES
+        }
+        trigger_schedules(stack, list(task_ids.values()))
+        firsts = {
+            policy: _wait_status(api, _nth_run(api, task_id, 0), {"Running"})
+            for policy, task_id in task_ids.items()
+        }
+        for made in range(1, max(fires for _, fires, _ in OVERLAP_CASES)):
+            trigger_schedules(
+                stack, [task_ids[policy] for policy, fires, _ in OVERLAP_CASES if fires > made]
+            )
+        yield {policy: OverlapCase(task_ids[policy], firsts[policy]) for policy in task_ids}
+    finally:
+        api.close()
+
+
+@pytest.mark.parametrize(("policy", "fires", "runs"), OVERLAP_CASES)
 def test_each_overlap_policy_is_observed(
-    stack: Stack, admin: Api, policy: str, fires: int, runs: int
+    stack: Stack,
+    admin: Api,
+    overlap_cases: dict[str, OverlapCase],
+    policy: str,
+    fires: int,
+    runs: int,
 ) -> None:
-    task = admin.create_task(
-        name=unique(f"overlap-{policy}"),
-        schedule=NEVER,
-        overlap_policy=policy,
-        parameters={"command": "sleep 4"},
-    )
-    task_id = task["id"]
-    trigger_schedule(stack, task_id)
-    first = _wait_status(admin, _nth_run(admin, task_id, 0), {"Running"})
-    for _ in range(fires - 1):
-        trigger_schedule(stack, task_id)
+    task_id, first = overlap_cases[policy].task_id, overlap_cases[policy].first
 
     def settled() -> list[dict[str, Any]] | None:
         found = sorted(runs_of(admin, task_id), key=lambda run: run["scheduled_at"])
@@ -194,21 +256,12 @@ async def _describe(stack: Stack, task_id: int) -> int:
     return info.num_actions_skipped_overlap
 
 
-JITTER_SECONDS = 15
-
-
-def test_jitter_spreads_started_at_and_keeps_scheduled_at(stack: Stack, admin: Api) -> None:
+def test_jitter_spreads_started_at_and_keeps_scheduled_at(
+    admin: Api, jitter_tasks: list[dict[str, Any]]
+) -> None:
     # Five tasks: all five offsets drawn within one second of each other in 15 s
     # of jitter is about a 1 in 10000 chance.
-    tasks = [
-        admin.create_task(
-            name=unique("jitter"),
-            schedule="* * * * *",
-            jitter_seconds=JITTER_SECONDS,
-            parameters={"command": "true"},
-        )
-        for _ in range(5)
-    ]
+    tasks = jitter_tasks
 
     def first_runs() -> list[dict[str, Any]] | None:
         found = []
@@ -220,8 +273,6 @@ def test_jitter_spreads_started_at_and_keeps_scheduled_at(stack: Stack, admin: A
         return found
 
     ran = eventually(first_runs, timeout=150, interval=1.0)
-    for task in tasks:
-        admin.patch(f"/api/tasks/{task['id']}", json={"status": "Inactive"})
     offsets = []
     for run in ran:
         scheduled = parse(run["scheduled_at"])
