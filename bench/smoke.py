@@ -3,9 +3,13 @@
     .venv/bin/python -m bench.smoke [--results-dir DIR]
 
 The figures of a smoke run mean nothing; only that each benchmark ran to
-its end and printed them. ``fire_lag`` fires its schedules with
+its end and printed them, so each runs at the smallest size that still goes
+through all of its code, and the benchmarks share stacks (``shared_stacks``):
+one with workers for those that run tasks, one without (Postgres) for those
+that seed the mirror (``api_history`` seeds an empty one first, then
+``console_tasks`` replaces its data). ``fire_lag`` fires its schedules with
 ``ScheduleHandle.trigger()`` instead of waiting up to a minute for a cron
-boundary, and ``api_history`` uses the httpx load generator for half a
+boundary, and ``api_history`` uses the httpx load generator for a fifth of a
 second per endpoint.
 """
 
@@ -17,20 +21,22 @@ import os
 import sys
 import time
 
-# Benchmark module -> arguments of its tiny run.
+from bench.stack import shared_stacks
+
 SMOKE: dict[str, list[str]] = {
-    "orchestration": ["--runs", "10", "--concurrency", "5", "--latency-runs", "3", "--warmup", "1"],
-    "dependency_handoff": ["--pairs", "2", "--warmup", "1", "--settle", "0.3"],
+    "schedule_scale": ["--tasks", "4", "--concurrency", "2"],
+    "orchestration": ["--runs", "4", "--concurrency", "2", "--latency-runs", "2", "--warmup", "1"],
+    "dependency_handoff": ["--pairs", "1", "--warmup", "1", "--settle", "0.3"],
     "fire_lag": ["--tasks", "2", "--trigger-now"],
     "api_history": [
         "--tasks",
-        "50",
+        "10",
         "--small-runs",
-        "100",
+        "20",
         "--runs",
-        "2000",
+        "100",
         "--seconds",
-        "0.5",
+        "0.2",
         "--warmup-seconds",
         "0",
         "--connections",
@@ -38,7 +44,6 @@ SMOKE: dict[str, list[str]] = {
         "--generator",
         "httpx",
     ],
-    "schedule_scale": ["--tasks", "20", "--concurrency", "4"],
     "console_tasks": [
         "--small-tasks",
         "2",
@@ -50,6 +55,8 @@ SMOKE: dict[str, list[str]] = {
         "2",
     ],
 }
+"""Benchmark module -> arguments of its tiny run, in the order they run: on the
+stack without workers, ``api_history`` needs the empty mirror it starts with."""
 POSTGRES_ONLY = frozenset({"api_history", "console_tasks"})
 """Benchmarks that seed with Postgres COPY."""
 
@@ -69,12 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.names) - set(SMOKE)
     if unknown:
         parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
-    for name in args.names or SMOKE:
-        extra = ["--results-dir", args.results_dir] if args.results_dir else []
-        began = time.monotonic()
-        module = importlib.import_module(f"bench.{name}")
-        module.main([*SMOKE[name], *backend_arguments(name), *extra])
-        print(f"-- smoke {name}: {time.monotonic() - began:.1f} s", flush=True)
+    with shared_stacks():
+        for name in (name for name in SMOKE if name in (args.names or SMOKE)):
+            extra = ["--results-dir", args.results_dir] if args.results_dir else []
+            began = time.monotonic()
+            module = importlib.import_module(f"bench.{name}")
+            module.main([*SMOKE[name], *backend_arguments(name), *extra])
+            print(f"-- smoke {name}: {time.monotonic() - began:.1f} s", flush=True)
     return 0
 
 

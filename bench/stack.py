@@ -16,7 +16,7 @@ import shutil
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,33 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_backend: str = 
     )
 
 
+class _SharedStacks:
+    """The stacks kept open by ``shared_stacks``, one per kind of stack."""
+
+    def __init__(self, exits: ExitStack) -> None:
+        self.exits = exits
+        self.stacks: dict[tuple[str, str, bool], Stack] = {}
+
+
+_shared: _SharedStacks | None = None
+
+
+@contextmanager
+def shared_stacks() -> Iterator[None]:
+    """Inside it, benchmarks that ask for the same kind of stack (backend, database
+    server, workers or not, no settings of their own) run on one: the first of them
+    starts it, and it stops when this exits. For the smoke run (``bench.smoke``),
+    whose figures mean nothing; a benchmark's real figures come from a stack of its own."""
+    global _shared
+    previous = _shared
+    with ExitStack() as exits:
+        _shared = _SharedStacks(exits)
+        try:
+            yield
+        finally:
+            _shared = previous
+
+
 @contextmanager
 def bench_stack(
     args: argparse.Namespace,
@@ -76,7 +103,22 @@ def bench_stack(
     env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """A whole stack for one benchmark; every process stopped and its data dir removed on exit,
-    also when the benchmark is stopped with SIGTERM (``kill``, ``timeout``)."""
+    also when the benchmark is stopped with SIGTERM (``kill``, ``timeout``). Within
+    ``shared_stacks``, the kind's shared stack (started now if it is the first)."""
+    if _shared is not None and not env:
+        key = (args.backend, args.postgres_url, workers)
+        if key not in _shared.stacks:
+            _shared.stacks[key] = _shared.exits.enter_context(_own_stack(args, workers, None))
+        yield _shared.stacks[key]
+        return
+    with _own_stack(args, workers, env) as stack:
+        yield stack
+
+
+@contextmanager
+def _own_stack(
+    args: argparse.Namespace, workers: bool, env: Mapping[str, str] | None
+) -> Iterator[Stack]:
     overrides = {**BENCH_ENV, **(env or {})}
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
