@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -41,3 +42,16 @@ async def _trigger_schedule(address: str, schedule_id: str) -> None:
 def trigger_schedule(address: str, task_id: int) -> None:
     """One fire of the task's schedule now (``ScheduleHandle.trigger``), as a cron fire would."""
     asyncio.run(_trigger_schedule(address, f"task-{task_id}"))
+
+
+async def _activity_completed(address: str, workflow_id: str) -> bool:
+    client = await Client.connect(address)
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return any(
+        event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for event in history.events
+    )
+
+
+def activity_completed(address: str, workflow_id: str) -> bool:
+    """Whether an activity of the workflow (a run's one: its attempt) reported completion."""
+    return asyncio.run(_activity_completed(address, workflow_id))
