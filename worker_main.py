@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.worker import Worker
 
 import data_dir
+from activities.environment import task_limits
 from domain.parameters import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate
 from processes.identity import IdentityRefused, task_identity
+from processes.limits import LimitsUnavailable, forbid_new_privileges
 from settings import Settings
 from worker.executors import ExecutorHost
 from worker.orchestrator import (
@@ -109,6 +111,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         if args.task_type
         else None
     )
+    if args.task_type:
+        task_limits(settings).command_prefix()  # LimitsUnavailable: a limit it cannot apply
     engine = await open_database(settings)
     sessions = create_sessionmaker(engine)
     # The mirror writes of a run's life are single idempotent statements.
@@ -173,9 +177,13 @@ def main() -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     data_dir.keep_private(settings.data_dir)
+    if args.task_type:
+        # Before any thread starts (the attribute is per thread, inherited by
+        # later threads and children): every task process then has it.
+        forbid_new_privileges()
     try:
         asyncio.run(run(args, settings))
-    except IdentityRefused as exc:
+    except (IdentityRefused, LimitsUnavailable) as exc:
         log.error("refusing to start: %s", exc)
         return 2
     return 0

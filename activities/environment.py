@@ -37,6 +37,16 @@ def base_environment() -> dict[str, str]:
     }
 
 
+def task_limits(settings: Settings) -> TaskLimits:
+    """The ``SCHEDULER_TASK_MAX_*`` limits of every task process of this worker."""
+    return TaskLimits(
+        memory_mb=settings.task_max_memory_mb,
+        processes=settings.task_max_processes,
+        open_files=settings.task_max_open_files,
+        cpu_seconds=settings.task_max_cpu_seconds,
+    )
+
+
 class ExecutionContext:
     """The worker's rules and limits, applied the same way by every executor."""
 
@@ -53,12 +63,8 @@ class ExecutionContext:
         self._watchdog = watchdog
         self._sweeper = sweeper
         self._run_as = run_as
-        self._limits = TaskLimits(
-            memory_mb=settings.task_max_memory_mb,
-            processes=settings.task_max_processes,
-            open_files=settings.task_max_open_files,
-            cpu_seconds=settings.task_max_cpu_seconds,
-        )
+        self._limits = task_limits(settings)
+        self._command_prefix = self._limits.command_prefix()
 
     async def parameters(
         self, attempt: Attempt, task_type: str, task: ExecuteTask, schema: type[P]
@@ -133,4 +139,5 @@ class ExecutionContext:
             sweeper=self._sweeper,
             run_as=self._run_as,
             limits=self._limits,
+            command_prefix=self._command_prefix,
         )

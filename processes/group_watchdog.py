@@ -60,7 +60,7 @@ class GroupWatchdog:
             return await self._exec()
         if self._process is not None:
             self._sweeper.forget(self._process.pid)
-        async with self._sweeper.starting() as started:
+        async with self._sweeper.starting(run=False) as started:
             process = await self._exec()
             started.add(process.pid)
         return process

@@ -1,18 +1,33 @@
-"""What a task process may use, set in the child before ``exec``, and naming the limit it hit.
+"""What a task process may use, and naming the limit it hit.
 
-Each limit is a ``setrlimit`` (soft and hard alike, so the task cannot raise
-it again) applied by ``child_setup`` between ``fork`` and ``exec``, after the
-switch to the task's user. ``RLIMIT_NPROC`` counts every process of the
-task's real user, not of the one task: with the default ``nobody`` shared by
-all tasks it bounds them together (the README says so).
+No Python runs in a task's child between ``fork`` and ``exec``: the worker
+is a threaded process (the Temporal SDK's core threads), a child forked from
+it may only make async-signal-safe calls, and Python code there can deadlock
+on a lock another thread held at the fork, freezing the worker's event loop
+while it waits for the child to ``exec``. So:
+
+- ``no_new_privs`` is set on the worker itself at its start
+  (``forbid_new_privileges``): the attribute is inherited across ``fork``
+  and kept across ``exec``, so every task process has it, and nothing the
+  worker runs needs a setuid binary (task users are switched by the
+  ``setuid`` call, which ``no_new_privs`` does not restrict).
+- The limits are applied by exec'ing the task's command through util-linux
+  ``prlimit`` (``command_prefix``), after the switch to the task's user:
+  ``prlimit`` sets each limit on itself (soft and hard alike, so the task
+  cannot raise it again) and then execs the command, which keeps them. With
+  no limit configured the command is exec'd directly.
+
+``RLIMIT_NPROC`` counts every process of the task's real user, not of the
+one task: with the default ``nobody`` shared by all tasks it bounds them
+together (the README says so).
 """
 
 from __future__ import annotations
 
 import ctypes
 import resource
+import shutil
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -22,6 +37,17 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _prctl = _LIBC.prctl
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _prctl.restype = ctypes.c_int
+
+_PRLIMIT_OPTIONS = {
+    resource.RLIMIT_AS: "--as",
+    resource.RLIMIT_NPROC: "--nproc",
+    resource.RLIMIT_NOFILE: "--nofile",
+    resource.RLIMIT_CPU: "--cpu",
+}
+
+
+class LimitsUnavailable(RuntimeError):
+    """Limits are configured but this host cannot apply them (no ``prlimit``)."""
 
 
 def prctl(option: int, value: int) -> None:
@@ -34,6 +60,16 @@ def prctl(option: int, value: int) -> None:
 def become_subreaper() -> None:
     """Orphaned descendants of this process are reparented to it, not to init."""
     prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def forbid_new_privileges() -> None:
+    """Set ``no_new_privs`` on the calling thread, for good: no ``exec`` can raise privileges.
+
+    The attribute is per thread and inherited by the threads and processes
+    created after it: call it in the main thread before any other thread
+    starts, so that whichever thread forks a task process, the task has it.
+    """
+    prctl(_PR_SET_NO_NEW_PRIVS, 1)
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,32 @@ class TaskLimits:
             # later is SIGKILL for a process that ignores SIGXCPU.
             limits.append((resource.RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + 1))
         return limits
+
+    def command_prefix(self, prlimit: str | None = None) -> tuple[str, ...]:
+        """The argv prefix that applies these limits to the command after it; () for none set.
+
+        ``prlimit`` is the path of util-linux ``prlimit`` (default: found on
+        ``PATH`` now); LimitsUnavailable if a limit is set and there is none.
+        Each limit is capped at the worker's own hard limit, which its task
+        processes inherit and, unprivileged, cannot raise. Call it once, at
+        the worker's start.
+        """
+        rlimits = self.rlimits()
+        if not rlimits:
+            return ()
+        path = prlimit or shutil.which("prlimit")
+        if path is None:
+            raise LimitsUnavailable(
+                "SCHEDULER_TASK_MAX_* limits are set but util-linux prlimit is not on PATH"
+            )
+        prefix = [path]
+        for which, soft, hard in rlimits:
+            _, inherited = resource.getrlimit(which)
+            if inherited != resource.RLIM_INFINITY:
+                soft, hard = min(soft, inherited), min(hard, inherited)
+            prefix.append(f"{_PRLIMIT_OPTIONS[which]}={soft}:{hard}")
+        prefix.append("--")
+        return tuple(prefix)
 
     def limit_hit(self, exit_code: int, stderr_tail: str) -> str | None:
         """The limit an exit most likely came from, as a phrase naming its setting; else None.
@@ -91,28 +153,3 @@ class TaskLimits:
         if self.open_files is not None and "too many open files" in text:
             return f"open files limit (SCHEDULER_TASK_MAX_OPEN_FILES={self.open_files}) reached"
         return None
-
-
-def child_setup(limits: TaskLimits) -> Callable[[], None]:
-    """The function a task's child runs after ``fork`` and the user switch, before ``exec``.
-
-    It sets ``no_new_privs`` (no setuid binary or file capability raises the
-    task's privileges again), makes the task's first process a subreaper (so
-    a double fork inside a running task stays under it and only reaches the
-    worker once the task's process has exited) and applies the limits. Only
-    async-signal-tolerant work happens in the child: the limits are computed
-    here, in the parent.
-    """
-    rlimits = limits.rlimits()
-
-    def setup() -> None:
-        prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        prctl(_PR_SET_CHILD_SUBREAPER, 1)
-        for which, soft, hard in rlimits:
-            _, current_hard = resource.getrlimit(which)
-            if current_hard != resource.RLIM_INFINITY:
-                # Unprivileged by now: a limit cannot be raised past the inherited hard one.
-                soft, hard = min(soft, current_hard), min(hard, current_hard)
-            resource.setrlimit(which, (soft, hard))
-
-    return setup

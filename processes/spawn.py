@@ -7,8 +7,13 @@ group (``setsid``, a double fork) is swept by ``processes.orphans``, so no
 orphan survives a run. Each group is registered with the worker's watchdog
 (``processes.group_watchdog``) while it runs, so it also ends when the
 worker is killed outright. A root worker starts the child as an
-unprivileged user (``processes.identity``); ``no_new_privs`` and the
-resource limits are set in the child before ``exec`` (``processes.limits``).
+unprivileged user (``processes.identity``).
+
+No Python code runs in the child between ``fork`` and ``exec``
+(``preexec_fn`` is never used): the session, the user switch and the umask
+are done by CPython's C fork helper, ``no_new_privs`` is inherited from the
+worker, and the resource limits are applied by exec'ing through ``prlimit``
+(``processes.limits``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from processes.identity import RunAs
-from processes.limits import TaskLimits, child_setup
+from processes.limits import TaskLimits
 from processes.orphans import OrphanSweeper
 from processes.output import BoundedOutput, pump
 
@@ -140,13 +145,18 @@ async def run_process(
     sweeper: OrphanSweeper,
     run_as: RunAs | None = None,
     limits: TaskLimits | None = None,
+    command_prefix: Sequence[str] = (),
 ) -> ProcessOutcome:
-    """Run ``argv`` to completion; see the module docstring. The caller heartbeats."""
+    """Run ``argv`` to completion; see the module docstring. The caller heartbeats.
+
+    ``command_prefix`` is what applies ``limits`` (``TaskLimits.command_prefix``,
+    computed once by the caller); ``limits`` names the limit an exit came from.
+    """
     limits = limits or TaskLimits()
     environment = dict(env)
     identity: dict[str, object] = {}
     if run_as is not None:
-        # setgroups([]), setgid, setuid in the child, in that order, before ``child_setup``.
+        # setgroups([]), setgid, setuid in the child, in that order, before ``exec``.
         identity = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
         environment["HOME"] = run_as.home
         environment["USER"] = environment["LOGNAME"] = run_as.name
@@ -159,6 +169,7 @@ async def run_process(
     async with sweeper.starting() as started:
         transport, _ = await loop.subprocess_exec(
             lambda: protocol,
+            *command_prefix,
             *argv,
             cwd=cwd,
             env=environment,
@@ -168,7 +179,8 @@ async def run_process(
             start_new_session=True,
             # The worker keeps its own files private (umask 077); a task's are its own business.
             umask=0o022,
-            preexec_fn=child_setup(limits),
+            # Never a preexec_fn: the worker is threaded (module docstring).
+            preexec_fn=None,
             **identity,  # type: ignore[arg-type]
         )
         started.add(transport.get_pid())

@@ -116,6 +116,25 @@ def test_a_root_worker_refuses_to_run_tasks_as_root(tmp_path: Path) -> None:
     assert "SCHEDULER_ALLOW_ROOT_TASKS=1" in worker.stderr
 
 
+def test_a_worker_with_limits_and_no_prlimit_refuses_to_start(tmp_path: Path) -> None:
+    env = {
+        "PATH": str(tmp_path),  # no prlimit there
+        "SCHEDULER_DATA_DIR": str(tmp_path),
+        "SCHEDULER_TASK_MAX_OPEN_FILES": "64",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+    }
+    worker = subprocess.run(
+        [sys.executable, str(ROOT / "worker_main.py"), "--task-type", "shell"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 2, worker
+    assert "prlimit is not on PATH" in worker.stderr
+
+
 def test_root_tasks_need_the_explicit_setting_and_are_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
