@@ -192,6 +192,13 @@ def main() -> int:
         if not settings.external_temporal:
             log.info("starting the Temporal dev server on %s", settings.temporal_address)
             processes.append(("temporal", start_temporal(settings)))
+        # Migrated once, by a process that exits (while the dev server boots): the
+        # API and the worker then find the schema current and never load Alembic.
+        migrated = subprocess.run([sys.executable, "-m", "persistence.migrate"], env=env, cwd=ROOT)
+        if migrated.returncode != 0:
+            log.error("migrating the database failed (exit %s)", migrated.returncode)
+            return 1
+        if not settings.external_temporal:
             host = settings.temporal_address.rpartition(":")[0] or "127.0.0.1"
             wait_for_port(host, settings.temporal_port, 60)
             log.info("Temporal Web UI: %s", env["SCHEDULER_TEMPORAL_UI_URL"])
