@@ -19,11 +19,10 @@ import logging
 import os
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -35,6 +34,9 @@ from temporalio.converter import (
 from temporalio.exceptions import ApplicationError
 
 from settings import PayloadKey
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,22 @@ class PayloadRejected(ApplicationError):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Key:
     kid: bytes
     signing: bytes
-    sealing: AESGCM
+    sealing_key: bytes
+    _sealing: AESGCM | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sealing(self) -> AESGCM:
+        """The AES-GCM cipher of this key, built on first use: cryptography's
+        bindings are ~7 MiB a process keeps, and only encryption needs them."""
+        if self._sealing is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._sealing = AESGCM(self.sealing_key)
+        return self._sealing
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -80,7 +93,7 @@ class PayloadKeyRing:
             key.kid.encode(): _Key(
                 kid=key.kid.encode(),
                 signing=_derive(key.secret, b"scheduler payload signature v1"),
-                sealing=AESGCM(_derive(key.secret, b"scheduler payload encryption v1")),
+                sealing_key=_derive(key.secret, b"scheduler payload encryption v1"),
             )
             for key in keys
         }
@@ -199,6 +212,8 @@ class SigningCodec(PayloadCodec, WithSerializationContext):
         if not hmac.compare_digest(signature, _signature(key, encoding, payload.data)):
             return "its signature does not match its content"
         if encoding == ENCRYPTED:
+            from cryptography.exceptions import InvalidTag
+
             nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
             try:
                 return Payload.FromString(key.sealing.decrypt(nonce, sealed, key.kid))
