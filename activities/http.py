@@ -15,19 +15,22 @@ The body is captured after its content decoding, within the output bound
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from temporalio import activity
 
 from activities.attempt import Attempt, AttemptTracker
 from activities.environment import ExecutionContext
 from activities.http_body import DecodingFailed, ResponseBody, UnsupportedEncoding
+from activities.http_client import LazyHttpClient
 from domain import failures
 from domain.net_guard import BlockedAddress, ResolutionFailed, resolve_allowed
 from domain.parameters import HttpParameters, ParameterError
 from domain.secret_refs import text, texts
 from workflows.payloads import ExecuteTask, ExecutionResult
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REDIRECTS = 10
 USER_AGENT = "temporal-task-scheduler/1.0"
@@ -57,7 +60,7 @@ class HttpExecutor:
     def __init__(self, context: ExecutionContext, tracker: AttemptTracker) -> None:
         self._context = context
         self._tracker = tracker
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._client = LazyHttpClient()
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -65,6 +68,7 @@ class HttpExecutor:
     @activity.defn(name="run_http")
     async def run_http(self, task: ExecuteTask) -> ExecutionResult:
         """Send the request; 2xx completes the run, any other answer is a retryable failure."""
+        import httpx
 
         async def body(attempt: Attempt) -> ExecutionResult:
             params = await self._context.parameters(attempt, "http", task, HttpParameters)
@@ -91,6 +95,8 @@ class HttpExecutor:
         return await self._tracker.execute(task, body)
 
     async def _send(self, attempt: Attempt, params: HttpParameters) -> ExecutionResult:
+        import httpx
+
         url = httpx.URL(params.url)
         if params.query:
             url = url.copy_merge_params(texts(params.query))
@@ -108,7 +114,7 @@ class HttpExecutor:
                 url.host, port, block_private=self._context.settings.http_block_private
             )
             extensions: dict[str, Any] = {"sni_hostname": url.host} if url.scheme == "https" else {}
-            request = self._client.build_request(
+            request = self._client.get().build_request(
                 method,
                 url.copy_with(host=address),
                 headers={**headers, "Host": url.netloc.decode("ascii")},
@@ -116,7 +122,7 @@ class HttpExecutor:
                 timeout=timeout,
                 extensions=extensions,
             )
-            response = await self._client.send(request, stream=True)
+            response = await self._client.get().send(request, stream=True)
             try:
                 location = response.headers.get("location")
                 if params.follow_redirects and response.is_redirect and location:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
-
+from activities.http_client import LazyHttpClient
 from domain.net_guard import resolve_allowed
 from domain.notification_channels import (
     ChannelConfig,
@@ -115,7 +114,7 @@ class Senders:
     def __init__(self, *, block_private: bool, smtp: SmtpServer | None) -> None:
         self._block_private = block_private
         self._smtp = smtp
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._client = LazyHttpClient()
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -139,6 +138,8 @@ class Senders:
         return await self._mail(config, body)
 
     async def _post(self, url_text: str, data: bytes, headers: dict[str, str]) -> Sent:
+        import httpx
+
         url = httpx.URL(url_text)
         try:
             async with asyncio.timeout(ATTEMPT_SECONDS):
@@ -147,7 +148,7 @@ class Senders:
                 extensions: dict[str, Any] = (
                     {"sni_hostname": url.host} if url.scheme == "https" else {}
                 )
-                request = self._client.build_request(
+                request = self._client.get().build_request(
                     "POST",
                     url.copy_with(host=address),
                     headers={
@@ -159,7 +160,7 @@ class Senders:
                     timeout=httpx.Timeout(ATTEMPT_SECONDS),
                     extensions=extensions,
                 )
-                response = await self._client.send(request)
+                response = await self._client.get().send(request)
         except TimeoutError:
             return Sent(ok=False, error=f"no answer within {ATTEMPT_SECONDS:g} s")
         except httpx.HTTPError as exc:
