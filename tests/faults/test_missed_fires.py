@@ -35,7 +35,7 @@ LATE_AFTER_SECONDS = 5
 # Temporal is stopped this long before the fire (SIGTERM takes a moment), and
 # started this long past the catch-up window after it (so the fire is overdue
 # by more than the window whenever the server gets to it).
-STOP_BEFORE_SECONDS = 4
+STOP_BEFORE_SECONDS = 8
 RESTART_MARGIN_SECONDS = 5
 
 
@@ -110,7 +110,7 @@ def test_a_fire_while_temporal_is_down_past_the_catch_up_window_is_missed(
         # past the catch-up window after it.
         now = datetime.now(UTC)
         boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        if (boundary - now).total_seconds() < STOP_BEFORE_SECONDS + 4:
+        if (boundary - now).total_seconds() < STOP_BEFORE_SECONDS + 2:
             boundary += timedelta(minutes=1)
         task = _watched_task(admin, channel_id, Event.MISSED)
         created.append(task["id"])
