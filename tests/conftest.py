@@ -3,7 +3,9 @@ and the API in this process (``app``) beside one shared Temporal dev server.
 
 Both run once per database backend: SQLite always, and Postgres as well when
 ``SCHEDULER_TEST_DATABASE_URL`` names a server (a fresh database is created on
-it for the session and dropped afterwards).
+it for the session and dropped afterwards). Each process keeps at most one
+stack per backend for its whole session (``StackPool``): every module's tests
+share it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -296,10 +298,36 @@ def app(
         yield running
 
 
+class StackPool:
+    """At most one running stack per backend in this process, started on first use.
+
+    pytest keeps one instance of a parametrized session fixture at a time, so
+    ``stack`` alone would stop and start a stack whenever the backend changes:
+    under ``--dist loadfile`` that is twice per module. The pool outlives those
+    switches; tests on a pooled stack judge only the rows they created.
+    """
+
+    def __init__(self, exits: ExitStack) -> None:
+        self._exits = exits
+        self._stacks: dict[str, Stack] = {}
+
+    def get(self, backend: str) -> Stack:
+        if backend not in self._stacks:
+            self._stacks[backend] = self._exits.enter_context(running_stack(backend))
+        return self._stacks[backend]
+
+
+@pytest.fixture(scope="session")
+def stack_pool() -> Iterator[StackPool]:
+    """The session's stacks, stopped at its end."""
+    with ExitStack() as exits:
+        yield StackPool(exits)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with running_stack(request.param) as running:
-        yield running
+def stack(request: pytest.FixtureRequest, stack_pool: StackPool) -> Stack:
+    """The session's shared stack of each backend (other modules' rows are in it too)."""
+    return stack_pool.get(request.param)
 
 
 @pytest.fixture

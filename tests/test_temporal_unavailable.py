@@ -12,9 +12,10 @@ from tests.conftest import Stack
 from tests.helpers import Api, assert_error, unique
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def api_without_temporal(stack: Stack) -> Iterator[Api]:
-    """A second API process on the same database, pointed at a port where no Temporal runs."""
+    """A second API process on the same database, pointed at a port where no Temporal runs
+    (one per module and backend: each start costs seconds)."""
     port = devstack.free_port()
     env = {
         **stack.env,

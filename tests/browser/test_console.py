@@ -92,22 +92,28 @@ def test_an_admin_creates_runs_watches_and_pauses_a_task(page: Page, admin: Api)
 
 def test_the_other_pages_of_a_task(page: Page, admin: Api) -> None:
     upstream = admin.create_task(name=unique("upstream"), schedule="0 * * * *")
-    admin.create_task(name=unique("downstream"), dependencies=[upstream["id"]])
-    sign_in(page, "admin")
-    page.goto(f"/ui/tasks/{upstream['id']}/edit")
-    page.fill("input[name=schedule]", "30 2 * * *")
-    page.fill("input[name=timezone]", "America/New_York")
-    expect(page.locator("#preview-fires li")).to_have_count(5)
-    screenshot(page, "06-edit-task")
-    page.goto(f"/ui/tasks/{upstream['id']}/backfill")
-    page.fill("input[name=start]", "2026-01-01T00:00:00")
-    page.fill("input[name=end]", "2026-01-01T05:00:00")
-    page.click("text=Count fires")
-    expect(page.locator("#backfill-count")).to_contain_text("6 fire times")
-    screenshot(page, "07-backfill")
-    page.goto(f"/ui/tasks/{upstream['id']}/delete")
-    expect(page.get_by_text("cannot be deleted")).to_be_visible()
-    screenshot(page, "08-delete-blocked")
+    downstream = admin.create_task(name=unique("downstream"), dependencies=[upstream["id"]])
+    try:
+        sign_in(page, "admin")
+        page.goto(f"/ui/tasks/{upstream['id']}/edit")
+        page.fill("input[name=schedule]", "30 2 * * *")
+        page.fill("input[name=timezone]", "America/New_York")
+        expect(page.locator("#preview-fires li")).to_have_count(5)
+        screenshot(page, "06-edit-task")
+        page.goto(f"/ui/tasks/{upstream['id']}/backfill")
+        page.fill("input[name=start]", "2026-01-01T00:00:00")
+        page.fill("input[name=end]", "2026-01-01T05:00:00")
+        page.click("text=Count fires")
+        expect(page.locator("#backfill-count")).to_contain_text("6 fire times")
+        screenshot(page, "07-backfill")
+        page.goto(f"/ui/tasks/{upstream['id']}/delete")
+        expect(page.get_by_text("cannot be deleted")).to_be_visible()
+        screenshot(page, "08-delete-blocked")
+    finally:
+        # The stack is the session's: an hourly fire would move the system-wide
+        # counts other modules read.
+        for task in (downstream, upstream):
+            admin.delete(f"/api/tasks/{task['id']}")
 
 
 def test_a_viewer_sees_no_write_buttons_and_forged_posts_are_refused(
