@@ -69,6 +69,7 @@ from api.workers.reads import WorkerReader
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.fire_ledger import LedgerDefaults
 from persistence.migrate import migrate
+from persistence.run_end_listener import RunEndListener
 from persistence.run_tally import RunTally
 from persistence.secret_sealing import SecretSealer
 from settings import Settings
@@ -180,18 +181,22 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with _database(settings) as engine:
+            # On Postgres the waiters of a run hear of its end from the database.
+            ends = RunEndListener(engine)
             try:
+                ends.start()
                 client = await _temporal_client(settings)
                 sessions = create_sessionmaker(engine)
                 # Every reader shares one read-only session factory (sessions are per call).
                 reads = create_sessionmaker(engine, read_only=True)
                 async with _serve_auth(app.state, settings, sessions, reads):
-                    _serve_tasks(app.state, settings, sessions, reads, client)
+                    _serve_tasks(app.state, settings, sessions, reads, client, ends)
                     async with _serve_monitoring(
                         app.state, settings, engine, reads, client, registry
                     ):
                         yield
             finally:
+                await ends.close()
                 await rate_limit_store.close()
 
     return lifespan
@@ -251,7 +256,12 @@ async def _serve_auth(
 
 
 def _serve_tasks(
-    state: State, settings: Settings, sessions: Sessions, reads: Sessions, client: Client
+    state: State,
+    settings: Settings,
+    sessions: Sessions,
+    reads: Sessions,
+    client: Client,
+    ends: RunEndListener,
 ) -> None:
     """Task writes (database and schedule together), task and run reads, workers."""
     schedules = schedule_manager(client, settings)
@@ -269,7 +279,7 @@ def _serve_tasks(
     state.task_views = TaskViews(settings.schedule_catchup_window_seconds)
     ui = WebUi(settings.temporal_ui_url, settings.temporal_namespace)
     state.task_reader = TaskReader(reads, schedules, ui, state.fire_ledger, state.task_views)
-    state.run_waiter = RunWaiter(reads, client, ui)
+    state.run_waiter = RunWaiter(reads, client, ui, ends)
     state.task_overviews = TaskOverviews(reads)
     state.worker_reader = WorkerReader(reads, settings.worker_liveness_seconds)
 

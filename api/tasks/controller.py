@@ -233,6 +233,8 @@ class TaskController(Controller):
         wait: WaitParam = None,
     ) -> Response[Envelope[TriggerOut]]:
         """With ``wait``, the answer also holds the run once it ended (or the time passed)."""
+        # Before the run exists, so its end cannot be announced unheard.
+        since = run_waiter.listening() if wait is not None else None
         triggered = await task_service.trigger(task_id, principal.name, idempotency_key)
         answer = TriggerOut(
             task_run_id=triggered.task_run_id, message=REPLAYED if triggered.replayed else TRIGGERED
@@ -241,7 +243,7 @@ class TaskController(Controller):
         if wait is not None:
             waited = await unless_disconnected(
                 request.receive,
-                run_waiter.wait(triggered.task_run_id, wait, triggered.workflow_id),
+                run_waiter.wait(triggered.task_run_id, wait, triggered.workflow_id, since),
             )
             answer.run = waited.run
             headers.update(_wait_headers(waited))

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from persistence import runs
+from persistence.run_end_listener import APPLICATION_NAME
+from tests.conftest import run_admin_sql
 from tests.credential_rows import with_sessions
 from tests.helpers import Api, assert_error
 from tests.in_process import App
 from tests.rows import complete_run
 
-pytestmark = pytest.mark.one_backend
+# Both backends: Postgres hears a run's end from the database, SQLite asks Temporal.
 
 
 @contextmanager
@@ -100,3 +102,54 @@ def test_a_run_whose_workflow_does_not_exist_yet_is_still_waited_for(app: App, a
 def test_waiting_on_an_unknown_run_is_404(admin: Api) -> None:
     response = admin.get("/api/task-runs/999999", params={"wait": 5})
     assert_error(response, 404, "TASK_RUN_NOT_FOUND")
+
+
+def test_an_end_in_the_database_is_heard_while_the_workflow_is_open(app: App, admin: Api) -> None:
+    if app.backend != "postgres":
+        pytest.skip("SQLite has no notifications: its waits follow the workflow")
+    run_id = admin.trigger(admin.create_task()["id"])  # its workflow stays open: no worker
+    began = time.monotonic()
+    with completed_after(app, run_id, 0.5):
+        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
+    assert response.status_code == 200, response.text
+    assert "X-Run-Wait" not in response.headers
+    assert response.json()["data"]["status"] == "Completed"
+    assert time.monotonic() - began < 2.0
+
+
+def cut_the_listener(app: App) -> None:
+    assert APPLICATION_NAME == "scheduler-run-end-listener"
+    run_admin_sql(
+        app.database_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = 'scheduler-run-end-listener'"
+        " AND datname = current_database()",
+    )
+
+
+def test_a_wait_outlives_the_listeners_connection(app: App, admin: Api) -> None:
+    if app.backend != "postgres":
+        pytest.skip("SQLite has no notifications")
+    run_id = admin.trigger(admin.create_task()["id"])
+
+    async def unstarted(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            await runs.set_workflow_id(session, run_id, f"never-started-{run_id}")
+
+    with_sessions(app, unstarted)
+    threading.Timer(0.3, cut_the_listener, args=(app,)).start()
+    began = time.monotonic()
+    with completed_after(app, run_id, 1.0):
+        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["status"] == "Completed"
+    # The lost connection handed the wait to the bounded re-read, not to its deadline.
+    assert time.monotonic() - began < 5.0
+    # Listening again: the next run's end is heard while its workflow is open.
+    time.sleep(1.0)
+    second = admin.trigger(admin.create_task()["id"])
+    began = time.monotonic()
+    with completed_after(app, second, 0.5):
+        response = admin.get(f"/api/task-runs/{second}", params={"wait": 30})
+    assert response.json()["data"]["status"] == "Completed"
+    assert time.monotonic() - began < 2.0
