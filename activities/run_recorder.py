@@ -107,6 +107,7 @@ class RunRecorder(RunMirror):
                 dispatched=run.status != RunStatus.PENDING,
                 notifies=definition.notifies,
                 redeliver_finished=definition.redeliver_finished,
+                patches_applied=True,
             )
 
     @activity.defn(name="mark_dispatched")

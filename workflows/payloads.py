@@ -58,6 +58,12 @@ class RunPlan:
     """The run's end is to be looked at for notifications and auto-pause (``RunEndedWorkflow``)."""
     redeliver_finished: bool = False
     """The task opted out of recovered outcomes: a retried attempt always runs again."""
+    patches_applied: bool = False
+    """Every patch of ``TaskRunWorkflow`` holds for this run without asking
+    ``workflow.patched`` (each such call records a marker and upserts the
+    ``TemporalChangeVersion`` search attribute: a visibility write per run).
+    The orchestrator's ``begin_run`` sets it; a plan recorded before lacks it,
+    and that history answers each patch by its marker, as it was recorded."""
 
 
 @dataclass

@@ -77,6 +77,11 @@ def _scheduled_at(info: workflow.Info) -> datetime:
     return fired if fired is not None else info.start_time
 
 
+def _patched(plan: RunPlan, patch_id: str) -> bool:
+    """``workflow.patched(patch_id)``, without its marker for runs whose plan says so."""
+    return plan.patches_applied or workflow.patched(patch_id)
+
+
 def _lost_with_worker(err: ActivityError) -> bool:
     """The attempt timed out on heartbeats: its worker died or could not reach Temporal."""
     cause = err.cause
@@ -165,10 +170,10 @@ class TaskRunWorkflow:
             await self._finish(self._ended(plan, RunStatus.FAILED, "cancelled in Temporal"))
             raise
         await self._finish(finish)
-        if plan.notifies and workflow.patched(HANDS_OVER_END):
+        if plan.notifies and _patched(plan, HANDS_OVER_END):
             await self._hand_over_end(plan, finish)
         if finish.status == RunStatus.COMPLETED:
-            if not workflow.patched(FINISH_NOTIFIES):
+            if not _patched(plan, FINISH_NOTIFIES):
                 # Runs started before finish_run woke dependents itself replay this step.
                 await workflow.execute_local_activity_method(
                     RunMirror.notify_dependents,

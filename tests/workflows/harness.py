@@ -38,6 +38,7 @@ def plan(**fields: object) -> RunPlan:
         retry_maximum_interval_seconds=0.1,
         dependency_recheck_seconds=30.0,
         lost_attempt_retries=2,
+        patches_applied=True,  # as the orchestrator's begin_run plans every run now
     )
     return replace(base, **fields)  # type: ignore[arg-type]
 

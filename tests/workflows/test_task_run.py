@@ -67,6 +67,28 @@ def test_a_run_without_dependencies_executes_once_and_completes(
     assert mirror.final.worker_id == "double-worker"
 
 
+@pytest.mark.parametrize("patches_applied", [True, False])
+def test_a_run_asks_for_its_patches_only_when_its_plan_predates_them(
+    temporal: tuple[str, str], patches_applied: bool
+) -> None:
+    # Each workflow.patched call records a marker and upserts TemporalChangeVersion
+    # (a visibility write per run); a plan recorded before patches_applied still asks.
+    mirror = Mirror(plan(dispatched=True, patches_applied=patches_applied))
+    executor = Executor(["succeed"])
+
+    async def main() -> list[str]:
+        async with running(temporal, mirror, executor) as run:
+            await run.handle.result()
+            history = await run.handle.fetch_history()
+        return [event.WhichOneof("attributes") or "" for event in history.events]
+
+    events = scenario(main())
+    asked = "upsert_workflow_search_attributes_event_attributes" in events
+    assert asked is not patches_applied, events
+    assert events.count("marker_recorded_event_attributes") == (2 if patches_applied else 3)
+    assert mirror.events == ["begin", "finish:Completed"]
+
+
 def test_a_deleted_task_skips_the_run(temporal: tuple[str, str]) -> None:
     mirror, executor = Mirror(plan(), task_gone=True), Executor(["succeed"])
 
