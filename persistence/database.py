@@ -110,6 +110,19 @@ def create_sessionmaker(
     return async_sessionmaker(bound, expire_on_commit=False)
 
 
+def autocommit_sessions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """``sessions`` as ``create_sessionmaker(..., autocommit=True)`` makes them: on
+    Postgres each statement commits on its own; on SQLite the same sessions."""
+    bind = sessions.kw["bind"]
+    if bind is None or bind.dialect.name != "postgresql":
+        return sessions
+    return async_sessionmaker(
+        bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 async def wait_for_database(engine: AsyncEngine, within_seconds: float) -> None:
     """Return once the database answers, retrying with backoff (capped at 5 s).
 

@@ -73,9 +73,11 @@ async def create_run(
     trigger: RunTrigger,
     scheduled_at: datetime,
     triggered_by: str | None = None,
+    run_id: int | None = None,
 ) -> int:
-    """Insert a ``Pending`` run row with the task's definition snapshot and
-    return its id; the caller commits."""
+    """Insert a ``Pending`` run row (with ``run_id``, one reserved by
+    ``task_for_new_run``) with the task's definition snapshot and return its
+    id; the caller commits."""
     values = _new_run(
         task,
         dependencies,
@@ -84,9 +86,36 @@ async def create_run(
         scheduled_at=scheduled_at,
         triggered_by=triggered_by,
     )
+    if run_id is not None:
+        values["id"] = run_id
     inserted = await session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id))
-    run_id: int = inserted.scalar_one()
-    return run_id
+    created: int = inserted.scalar_one()
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class NewRunOf:
+    """A task about to get a run: its row, its dependency ids, and the run's id if reserved."""
+
+    task: Task
+    dependencies: list[int]
+    run_id: int | None
+    """Drawn from the runs' sequence on Postgres, so the run is inserted with its
+    final workflow id in one statement; None on SQLite (``set_workflow_id`` after)."""
+
+
+async def task_for_new_run(session: AsyncSession, task_id: int) -> NewRunOf | None:
+    """The task and its dependency ids, with a reserved run id on Postgres, in one
+    statement; None when the task is gone."""
+    columns: list[Any] = [Task, tasks.dependency_ids_of(Task.id)]
+    reserve = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if reserve:
+        sequence = func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)
+        columns.append(func.nextval(sequence))
+    row = (await session.execute(select(*columns).where(Task.id == task_id))).one_or_none()
+    if row is None:
+        return None
+    return NewRunOf(row[0], tasks.dependency_list(row[1]), row[2] if reserve else None)
 
 
 async def set_workflow_id(session: AsyncSession, run_id: int, workflow_id: str) -> None:

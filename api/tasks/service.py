@@ -42,6 +42,7 @@ from persistence import (
     status_history,
     tasks,
 )
+from persistence.database import autocommit_sessions
 from persistence.models import Task, TaskRun
 from settings import Settings
 from workflows.run_starts import RunStarter, RunToStart
@@ -60,6 +61,7 @@ class TaskService:
         settings: Settings,
     ) -> None:
         self._sessions = sessions
+        self._autocommit = autocommit_sessions(sessions)
         self._client = client
         self._schedules = schedules
         self._settings = settings
@@ -331,22 +333,29 @@ class TaskService:
         """
         for _ in range(_CLAIM_ATTEMPTS):
             async with self._sessions() as session:
-                found = await tasks.get_task_with_dependencies(session, task_id)
+                found = await runs.task_for_new_run(session, task_id)
                 if found is None:
                     raise task_not_found(task_id)
-                task, dependencies = found
+                task = found.task
                 now = datetime.now(UTC)
+                reserved = found.run_id
                 run_id = await runs.create_run(
                     session,
                     task,
-                    dependencies,
-                    workflow_id=f"task-{task_id}-manual-pending-{uuid.uuid4().hex}",
+                    found.dependencies,
+                    workflow_id=(
+                        manual_workflow_id(task_id, reserved)
+                        if reserved is not None
+                        else f"task-{task_id}-manual-pending-{uuid.uuid4().hex}"
+                    ),
                     trigger=RunTrigger.MANUAL,
                     scheduled_at=now,
                     triggered_by=triggered_by,
+                    run_id=reserved,
                 )
                 workflow_id = manual_workflow_id(task_id, run_id)
-                await runs.set_workflow_id(session, run_id, workflow_id)
+                if reserved is None:
+                    await runs.set_workflow_id(session, run_id, workflow_id)
                 if idempotency_key is not None and not await idempotency.claim(
                     session, idempotency_key, task_id, run_id, now
                 ):
@@ -402,7 +411,8 @@ class TaskService:
             )
             return
         try:
-            async with self._sessions() as session, session.begin():
+            # One statement on its own: no BEGIN and COMMIT round trips around it.
+            async with self._autocommit() as session, session.begin():
                 await outbox.remove(session, entry_id)
         except (SQLAlchemyError, OSError) as exc:
             # Started; the relay finds the entry, sees the workflow exists and drops it.
