@@ -269,7 +269,11 @@ class AttemptTracker:
 
     @contextlib.asynccontextmanager
     async def attempt(self, task: ExecuteTask) -> AsyncIterator[Attempt]:
-        """Mark the run Running, heartbeat while the body runs, count it as in flight."""
+        """Mark the run Running, heartbeat while the body runs, count it as in flight.
+
+        The ``Running`` write goes out beside the body, not before it (the
+        work need not wait a round trip for it), and is done before the
+        attempt ends, so it is recorded before the run's final state."""
         info = activity.info()
         current = Attempt(
             worker_id=self.worker_id,
@@ -282,9 +286,12 @@ class AttemptTracker:
         heartbeats = asyncio.create_task(
             _heartbeat_forever(timeout.total_seconds() / 2 if timeout else 5.0)
         )
+        running = asyncio.create_task(
+            self._report_running(task, current.number, current.started_at)
+        )
         try:
-            await self._report_running(task, current.number, current.started_at)
             yield current
+            await running
         except ApplicationError as err:
             if current.mask:
                 # The failure's cause chain is recorded in Temporal too; a cause
@@ -298,4 +305,7 @@ class AttemptTracker:
             raise current.failed(f"{type(exc).__name__}: {exc}") from None
         finally:
             heartbeats.cancel()
+            if not running.done():
+                # The body failed or was cancelled: the write still lands first.
+                await asyncio.shield(running)
             self.in_flight -= 1
