@@ -12,7 +12,7 @@ from activities.run_log import log_transition
 from domain import failures
 from domain.schedule_policy import OverlapPolicy
 from domain.statuses import RunStatus
-from persistence import attempt_outcomes, runs
+from persistence import run_finish, runs
 from persistence.replaced_runs import REPLACING, settle_replaced
 from settings import Settings
 from workflows.payloads import (
@@ -120,7 +120,7 @@ class RunRecorder(RunMirror):
     @activity.defn(name="finish_run")
     async def finish_run(self, finish: FinishRun) -> None:
         async with self._sessions() as session, session.begin():
-            task_id = await runs.finish_run(
+            finished = await run_finish.finish(
                 session,
                 finish.task_run_id,
                 runs.RunEnd(
@@ -133,18 +133,16 @@ class RunRecorder(RunMirror):
                     started_at=finish.started_at,
                     execution_duration_ms=finish.execution_duration_ms,
                 ),
+                dependents_of=(
+                    finish.task_id
+                    if finish.task_id and finish.status == RunStatus.COMPLETED
+                    else None
+                ),
             )
-            # No attempt of a finished run is retried: its recorded outcomes can go.
-            await attempt_outcomes.forget_run(session, finish.task_run_id)
-            waiting = (
-                await runs.waiting_dependent_workflow_ids(session, finish.task_id)
-                if finish.task_id and finish.status == RunStatus.COMPLETED
-                else []
-            )
-        if task_id is not None:
-            log_transition(task_id, finish.task_run_id, finish.status)
+        if finished.task_id is not None:
+            log_transition(finished.task_id, finish.task_run_id, finish.status)
         # Also on a retried call: the wake-ups may not all have gone out last time.
-        await self._wake(waiting, finish.task_id)
+        await self._wake(finished.waiting, finish.task_id)
 
     @activity.defn(name="check_dependencies")
     async def check_dependencies(self, check: DependencyCheck) -> DependencyStatus:

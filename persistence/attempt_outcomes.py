@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.conflicts import insert_unless_present
@@ -63,4 +63,9 @@ async def latest_before(
 
 async def forget_run(session: AsyncSession, task_run_id: int) -> None:
     """The run has finished: no attempt of it will be retried; the caller commits."""
-    await session.execute(delete(_OUTCOMES).where(_OUTCOMES.c.task_run_id == task_run_id))
+    await session.execute(forgetting(task_run_id))
+
+
+def forgetting(task_run_id: int) -> Delete:
+    """The ``DELETE`` of ``forget_run``."""
+    return delete(_OUTCOMES).where(_OUTCOMES.c.task_run_id == task_run_id)

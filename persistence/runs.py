@@ -22,6 +22,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.selectable import Select
 
 from domain.statuses import OPEN_STATUSES, TERMINAL_STATUSES, RunStatus, RunTrigger
 from domain.tasks import RunDefinition
@@ -305,6 +307,14 @@ async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | N
 
     Returns the run's task id, or None when the run was already final or is gone.
     """
+    task_id: int | None = (
+        await session.execute(finish_statement(run_id, end))
+    ).scalar_one_or_none()
+    return task_id
+
+
+def finish_statement(run_id: int, end: RunEnd) -> ReturningUpdate[Any]:
+    """The ``UPDATE`` of ``finish_run``: it returns the task id when it ended the run."""
     values: dict[str, Any] = {
         "status": end.status,
         "completed_at": end.completed_at,
@@ -337,14 +347,12 @@ async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | N
         values["execution_duration_ms"] = case(
             (_RUNS.c.started_at.is_(None), None), (elapsed_ms < 0, 0), else_=elapsed_ms
         )
-    finished = await session.execute(
+    return (
         update(_RUNS)
         .where(_RUNS.c.id == run_id, _RUNS.c.status.not_in(list(TERMINAL_STATUSES)))
         .values(values)
         .returning(_RUNS.c.task_id)
     )
-    task_id: int | None = finished.scalar_one_or_none()
-    return task_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,13 +487,17 @@ async def waiting_dependent_workflow_ids(session: AsyncSession, task_id: int) ->
 
     In Core, as the mirror writes are: it follows every completed run.
     """
+    return list(await session.scalars(waiting_dependents(task_id)))
+
+
+def waiting_dependents(task_id: int) -> Select[tuple[str]]:
+    """The query of ``waiting_dependent_workflow_ids``."""
     edges = TaskDependency.metadata.tables[TaskDependency.__tablename__]
-    rows = await session.scalars(
+    return (
         select(_RUNS.c.workflow_id)
         .join(edges, edges.c.task_id == _RUNS.c.task_id)
         .where(edges.c.depends_on_id == task_id, _RUNS.c.status == RunStatus.PENDING)
     )
-    return list(rows)
 
 
 async def open_runs_older_than(
