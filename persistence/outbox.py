@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Exists, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -94,8 +94,13 @@ async def note_failure(session: AsyncSession, entry_id: int, error: str) -> None
 
 async def backlog_before(session: AsyncSession, before: datetime) -> bool:
     """True when an entry older than ``before`` is still waiting for its start."""
-    found = await session.scalar(select(exists().where(_OUTBOX.c.created_at < before)))
+    found = await session.scalar(select(waiting_since(before)))
     return bool(found)
+
+
+def waiting_since(before: datetime) -> Exists:
+    """``backlog_before`` as an expression, to ask it within another statement."""
+    return exists().where(_OUTBOX.c.created_at < before)
 
 
 async def pending(session: AsyncSession, before: datetime, limit: int) -> list[PendingStart]:

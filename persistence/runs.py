@@ -104,12 +104,20 @@ class NewRunOf:
     run_id: int | None
     """Drawn from the runs' sequence on Postgres, so the run is inserted with its
     final workflow id in one statement; None on SQLite (``set_workflow_id`` after)."""
+    backlog: bool
+    """Outbox entries older than the given time wait for their start (``outbox.backlog_before``)."""
 
 
-async def task_for_new_run(session: AsyncSession, task_id: int) -> NewRunOf | None:
-    """The task and its dependency ids, with a reserved run id on Postgres, in one
-    statement; None when the task is gone."""
-    columns: list[Any] = [Task, tasks.dependency_ids_of(Task.id)]
+async def task_for_new_run(
+    session: AsyncSession, task_id: int, backlog_before: datetime
+) -> NewRunOf | None:
+    """The task and its dependency ids, whether the start outbox has a backlog, and
+    on Postgres a reserved run id, in one statement; None when the task is gone."""
+    columns: list[Any] = [
+        Task,
+        tasks.dependency_ids_of(Task.id),
+        outbox.waiting_since(backlog_before),
+    ]
     reserve = session.bind is not None and session.bind.dialect.name == "postgresql"
     if reserve:
         sequence = func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)
@@ -117,7 +125,9 @@ async def task_for_new_run(session: AsyncSession, task_id: int) -> NewRunOf | No
     row = (await session.execute(select(*columns).where(Task.id == task_id))).one_or_none()
     if row is None:
         return None
-    return NewRunOf(row[0], tasks.dependency_list(row[1]), row[2] if reserve else None)
+    return NewRunOf(
+        row[0], tasks.dependency_list(row[1]), row[3] if reserve else None, bool(row[2])
+    )
 
 
 async def set_workflow_id(session: AsyncSession, run_id: int, workflow_id: str) -> None:

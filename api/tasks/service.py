@@ -333,11 +333,11 @@ class TaskService:
         """
         for _ in range(_CLAIM_ATTEMPTS):
             async with self._sessions() as session:
-                found = await runs.task_for_new_run(session, task_id)
+                now = datetime.now(UTC)
+                found = await runs.task_for_new_run(session, task_id, self._backlog_before(now))
                 if found is None:
                     raise task_not_found(task_id)
                 task = found.task
-                now = datetime.now(UTC)
                 reserved = found.run_id
                 run_id = await runs.create_run(
                     session,
@@ -367,10 +367,9 @@ class TaskService:
                         raise _key_reused(earlier.task_id)
                     return Triggered(earlier.task_run_id, replayed=True)
                 entry_id = await outbox.add_run(session, task_id, run_id, now)
-                backlog = await self._outbox_backlog(session, now)
                 await session.commit()
             self._crash_point("trigger:after-commit")
-            if not backlog:
+            if not found.backlog:
                 run = RunToStart(
                     task_id=task.id,
                     task_name=task.name,
@@ -393,8 +392,11 @@ class TaskService:
     async def _outbox_backlog(self, session: AsyncSession, now: datetime) -> bool:
         """Entries the relay has to start exist: a new one then waits its turn behind them,
         so a backlog (an outage's) starts in the order it was accepted."""
-        grace = timedelta(seconds=self._settings.outbox_start_timeout_seconds)
-        return await outbox.backlog_before(session, now - grace)
+        return await outbox.backlog_before(session, self._backlog_before(now))
+
+    def _backlog_before(self, now: datetime) -> datetime:
+        """Entries created before this are the relay's to start (``_outbox_backlog``)."""
+        return now - timedelta(seconds=self._settings.outbox_start_timeout_seconds)
 
     async def _deliver_at_once(self, entry_id: int, start: Callable[[], Awaitable[object]]) -> None:
         """Make a committed outbox entry's start now and drop the entry; on any failure
