@@ -6,8 +6,8 @@ environment variable the design fixes, so tests and benchmarks can change them.
 
 from __future__ import annotations
 
+import base64
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -93,6 +93,12 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
+def _token(nbytes: int) -> str:
+    """``secrets.token_urlsafe(nbytes)``, spelled out: secrets loads OpenSSL's
+    hashing (~4 MiB) into devstack.py, which reads these settings first."""
+    return base64.urlsafe_b64encode(os.urandom(nbytes)).rstrip(b"=").decode("ascii")
+
+
 def _generated_secret(data_dir: Path, filename: str, make: Callable[[], str]) -> str:
     """The secret kept in ``data_dir/filename``, made with ``make`` on first use (file 0600)."""
     path = data_dir / filename
@@ -117,7 +123,7 @@ def _jwt_secret(env: Mapping[str, str], data_dir: Path) -> str:
     configured = env.get("SCHEDULER_JWT_SECRET", "").strip()
     if configured:
         return configured
-    return _generated_secret(data_dir, "jwt_secret", lambda: secrets.token_urlsafe(48))
+    return _generated_secret(data_dir, "jwt_secret", lambda: _token(48))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +161,7 @@ def parse_payload_keys(raw: str, name: str = "SCHEDULER_PAYLOAD_KEY") -> tuple[P
 def _payload_keys(env: Mapping[str, str], data_dir: Path) -> tuple[PayloadKey, ...]:
     configured = env.get("SCHEDULER_PAYLOAD_KEY", "").strip()
     if not configured:
-        configured = _generated_secret(
-            data_dir, "payload_key", lambda: f"k1:{secrets.token_urlsafe(32)}"
-        )
+        configured = _generated_secret(data_dir, "payload_key", lambda: f"k1:{_token(32)}")
     return parse_payload_keys(configured)
 
 
