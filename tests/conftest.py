@@ -4,8 +4,8 @@ and the API in this process (``app``) beside one shared Temporal dev server.
 Both run once per database backend: SQLite always, and Postgres as well when
 ``SCHEDULER_TEST_DATABASE_URL`` names a server (a fresh database is created on
 it for the session and dropped afterwards). Each process keeps at most one
-stack per backend for its whole session (``StackPool``): every module's tests
-share it.
+stack and one app per backend for its whole session (``StackPool``,
+``AppPool``): every module's tests share them.
 """
 
 from __future__ import annotations
@@ -285,17 +285,39 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         yield sqlite_url(directory)
 
 
+class AppPool:
+    """At most one in-process app per backend, on a fresh database, started on first use
+    (kept for the session as ``StackPool`` keeps stacks)."""
+
+    def __init__(
+        self, exits: ExitStack, dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        self._exits = exits
+        self._dev_server = dev_server
+        self._tmp_path_factory = tmp_path_factory
+        self._apps: dict[str, App] = {}
+
+    def get(self, backend: str) -> App:
+        if backend not in self._apps:
+            directory = self._tmp_path_factory.mktemp(f"app-{backend}")
+            url = self._exits.enter_context(fresh_database(backend, directory))
+            self._apps[backend] = self._exits.enter_context(
+                running_app(backend, url, self._dev_server)
+            )
+        return self._apps[backend]
+
+
+@pytest.fixture(scope="session")
+def app_pool(dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppPool]:
+    """The session's in-process apps, stopped at its end."""
+    with ExitStack() as exits:
+        yield AppPool(exits, dev_server, tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def app(
-    request: pytest.FixtureRequest, dev_server: DevServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[App]:
-    """The API in this process on a fresh database of each backend."""
-    backend: str = request.param
-    with (
-        fresh_database(backend, tmp_path_factory.mktemp(f"app-{backend}")) as url,
-        running_app(backend, url, dev_server) as running,
-    ):
-        yield running
+def app(request: pytest.FixtureRequest, app_pool: AppPool) -> App:
+    """The session's API in this process on each backend (other modules' rows are in it)."""
+    return app_pool.get(request.param)
 
 
 class StackPool:

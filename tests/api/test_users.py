@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import fresh_database
+from tests.dev_server import DevServer
 from tests.helpers import Api, assert_error, unique
-from tests.in_process import App
+from tests.in_process import App, running_app
 
 PASSWORD = "a-long-pass-1"
 
@@ -103,8 +107,20 @@ def test_an_email_change_keeps_the_sessions(app: App, admin: Api) -> None:
     assert session.get("/api/tasks").status_code == 200
 
 
-def test_the_last_active_admin_stays(app: App, admin: Api) -> None:
+@pytest.fixture
+def own_app(app: App, dev_server: DevServer, tmp_path: Path) -> Iterator[App]:
+    """An app of ``app``'s backend on a database of its own: deactivating the seeded
+    admin ends its sessions and every token of it, which the session's app shares."""
+    with (
+        fresh_database(app.backend, tmp_path) as url,
+        running_app(app.backend, url, dev_server) as running,
+    ):
+        yield running
+
+
+def test_the_last_active_admin_stays(own_app: App) -> None:
     """Demoting, deactivating or deleting every Admin would lock everyone out."""
+    app, admin = own_app, own_app.api("admin")
     admins = [
         u
         for u in admin.get("/api/users", params={"page_size": 100}).json()["data"]["items"]
@@ -124,7 +140,6 @@ def test_the_last_active_admin_stays(app: App, admin: Api) -> None:
     for other in [*others, last]:
         assert as_spare.patch(f"/api/users/{other['id']}", json={"active": True}).status_code == 200
     assert as_spare.delete(f"/api/users/{spare['id']}").status_code == 200
-    app.tokens.clear()  # the deactivations ended the seeded admin's session
 
 
 def test_a_user_changes_its_own_password(app: App, admin: Api) -> None:

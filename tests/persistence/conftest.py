@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,20 +36,40 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
+class DatabasePool:
+    """At most one migrated database per backend, made on first use and kept for the
+    session (pytest keeps one instance of a parametrized session fixture at a time)."""
+
+    def __init__(self, exits: ExitStack, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._exits = exits
+        self._tmp_path_factory = tmp_path_factory
+        self._databases: dict[str, Database] = {}
+
+    def get(self, backend: str) -> Database:
+        if backend not in self._databases:
+            directory = self._tmp_path_factory.mktemp(f"persistence-{backend}")
+            url = self._exits.enter_context(fresh_database(backend, directory))
+            asyncio.run(_migrate(url))
+            self._databases[backend] = Database(
+                backend=backend,
+                database_url=url,
+                env={"SCHEDULER_DATA_DIR": str(directory), "DATABASE_URL": url},
+            )
+        return self._databases[backend]
+
+
+@pytest.fixture(scope="session")
+def database_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabasePool]:
+    """The session's persistence databases, dropped at its end."""
+    with ExitStack() as exits:
+        yield DatabasePool(exits, tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
-    """A fresh database of each backend at the migrations' head, for the session."""
-    backend: str = request.param
-    directory = tmp_path_factory.mktemp(f"persistence-{backend}")
-    with fresh_database(backend, directory) as url:
-        asyncio.run(_migrate(url))
-        yield Database(
-            backend=backend,
-            database_url=url,
-            env={"SCHEDULER_DATA_DIR": str(directory), "DATABASE_URL": url},
-        )
+def db(request: pytest.FixtureRequest, database_pool: DatabasePool) -> Database:
+    """A database of each backend at the migrations' head, shared by the session's
+    persistence tests (each judges only the rows it wrote)."""
+    return database_pool.get(request.param)
 
 
 async def new_task(
