@@ -59,9 +59,10 @@ class RunPlan:
     redeliver_finished: bool = False
     """The task opted out of recovered outcomes: a retried attempt always runs again."""
     patches_applied: bool = False
-    """Every patch of ``TaskRunWorkflow`` holds for this run without asking
-    ``workflow.patched`` (each such call records a marker and upserts the
-    ``TemporalChangeVersion`` search attribute: a visibility write per run).
+    """The patches of ``TaskRunWorkflow`` in its ``PATCHES_IN_PLAN`` hold for this
+    run without asking ``workflow.patched`` (each such call records a marker and
+    upserts the ``TemporalChangeVersion`` search attribute: a visibility write
+    per run); a patch added later is asked as usual.
     The orchestrator's ``begin_run`` sets it; a plan recorded before lacks it,
     and that history answers each patch by its marker, as it was recorded."""
 

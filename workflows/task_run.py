@@ -77,9 +77,17 @@ def _scheduled_at(info: workflow.Info) -> datetime:
     return fired if fired is not None else info.start_time
 
 
+# The patches a plan with ``patches_applied`` takes as applied without asking.
+# Never add to this set: a plan recorded before a new patch says
+# ``patches_applied`` too, and its replay must ask ``workflow.patched`` for it.
+PATCHES_IN_PLAN = frozenset({FINISH_NOTIFIES, HANDS_OVER_END})
+
+
 def _patched(plan: RunPlan, patch_id: str) -> bool:
     """``workflow.patched(patch_id)``, without its marker for runs whose plan says so."""
-    return plan.patches_applied or workflow.patched(patch_id)
+    if plan.patches_applied and patch_id in PATCHES_IN_PLAN:
+        return True
+    return workflow.patched(patch_id)
 
 
 def _lost_with_worker(err: ActivityError) -> bool:
