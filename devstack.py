@@ -70,11 +70,12 @@ def answers_200(url: str) -> bool:
     if parts.scheme != "http" or parts.hostname is None:
         raise ValueError(f"not an http:// URL: {url}")
     port = parts.port or 80
-    request = f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = f"GET {target} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n"
     try:
         with socket.create_connection((parts.hostname, port), timeout=2) as sock:
             sock.sendall(request.encode("ascii"))
-            status_line = sock.makefile("rb").readline()
+            status_line = sock.makefile("rb").readline(1024)
     except OSError:
         return False
     return status_line.split(b" ", 2)[1:2] == [b"200"]
