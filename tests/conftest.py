@@ -30,7 +30,7 @@ from temporalio.client import Client
 import devstack
 from tests import ports
 from tests.dev_server import DevServer, running_dev_server
-from tests.helpers import CHEAP_PASSWORD_HASHES, Api, login
+from tests.helpers import CHEAP_PASSWORD_HASHES, SMALL_DB_POOLS, Api, login
 from tests.in_process import App, running_app, sqlite_url
 from tests.prometheus import find_promtool
 from tests.task_files import remove, task_dir
@@ -187,6 +187,7 @@ def stack_env(
             "SCHEDULER_METRICS_REFRESH_SECONDS": "1",
             "SCHEDULER_JWT_SECRET": uuid.uuid4().hex,
             **CHEAP_PASSWORD_HASHES,
+            **SMALL_DB_POOLS,
         }
     )
     return env

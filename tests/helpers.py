@@ -21,6 +21,11 @@ CHEAP_PASSWORD_HASHES = {
 creates users and fails logins hundreds of times. The deployed cost is held by
 tests/test_units.py."""
 
+SMALL_DB_POOLS = {"SCHEDULER_DB_POOL_SIZE": "3"}
+"""Connections per process of a test stack or app (as many again in overflow): each
+xdist worker keeps its stacks and apps for the session beside the fault tests'
+own, and all of them must fit in Postgres's default 100 connections."""
+
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:
     """Poll ``check`` until it returns something truthy; fail with its last value."""

@@ -20,7 +20,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from settings import Settings
 from tests.dev_server import DevServer
-from tests.helpers import CHEAP_PASSWORD_HASHES, Api, login
+from tests.helpers import CHEAP_PASSWORD_HASHES, SMALL_DB_POOLS, Api, login
 
 
 @dataclass
@@ -69,6 +69,7 @@ def app_env(
         "SCHEDULER_METRICS_REFRESH_SECONDS": "1",
         "SCHEDULER_JWT_SECRET": uuid.uuid4().hex,
         **CHEAP_PASSWORD_HASHES,
+        **SMALL_DB_POOLS,
     }
 
 
