@@ -21,10 +21,11 @@ CHEAP_PASSWORD_HASHES = {
 creates users and fails logins hundreds of times. The deployed cost is held by
 tests/test_units.py."""
 
-SMALL_DB_POOLS = {"SCHEDULER_DB_POOL_SIZE": "3"}
+SMALL_DB_POOLS = {"SCHEDULER_DB_POOL_SIZE": "2"}
 """Connections per process of a test stack or app (as many again in overflow): each
 xdist worker keeps its stacks and apps for the session beside the fault tests'
-own, and all of them must fit in Postgres's default 100 connections."""
+and the benchmarks' own, and all of them must fit in Postgres's default 100
+connections. Requests beyond the pool wait for a connection; none is refused."""
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:

@@ -23,8 +23,7 @@ FAULT_BACKENDS = ["postgres"] if "postgres" in BACKENDS else ["sqlite"]
 
 @pytest.fixture(scope="module", params=FAULT_BACKENDS)
 def fault_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    # The load tests (500 concurrent triggers) run with the deployed pool size.
-    with running_stack(request.param, env_overrides={"SCHEDULER_DB_POOL_SIZE": "10"}) as running:
+    with running_stack(request.param) as running:
         yield running
 
 
