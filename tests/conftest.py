@@ -15,7 +15,7 @@ import os
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -201,6 +201,7 @@ def running_stack(
     postgres_url: str = "",
     env_overrides: Mapping[str, str] | None = None,
     workers: bool = True,
+    executors: Sequence[str] = EXECUTOR_TYPES,
 ) -> Iterator[Stack]:
     """A whole stack on its own ports, data dir and database; stopped on exit.
 
@@ -208,7 +209,8 @@ def running_stack(
     through that local port instead, e.g. a proxy a fault test can cut.
     ``postgres_url`` replaces ``SCHEDULER_TEST_DATABASE_URL``, ``env_overrides``
     change the processes' settings, and ``workers=False`` starts only the dev
-    server and the API (the benchmarks use these).
+    server and the API (the benchmarks use these). ``executors`` names the task
+    types that get a worker (a private stack starts only those its tests run).
     """
     admin_url = postgres_url or POSTGRES_URL
     tmp = Path(tempfile.mkdtemp(prefix=f"scheduler-{backend}-"))
@@ -242,7 +244,7 @@ def running_stack(
         stack.start_temporal()
         if workers:
             stack.start("orchestrator", "worker_main.py", "--orchestrator")
-            for task_type in EXECUTOR_TYPES:
+            for task_type in executors:
                 stack.start(task_type, "worker_main.py", "--task-type", task_type)
         stack.start("api", "api_main.py")
         devstack.wait_for_http(f"{stack.base_url}/health", 90, stack.processes["api"])

@@ -187,7 +187,8 @@ def jobs() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def restricted(jobs: Path) -> Iterator[Api]:
     overrides = {**LIMITS, "SCHEDULER_ALLOWED_PATHS": str(jobs)}
-    with running_stack("sqlite", env_overrides=overrides) as stack:
+    # Its tests run shell and python tasks only.
+    with running_stack("sqlite", env_overrides=overrides, executors=("shell", "python")) as stack:
         api = stack.api("operator")
         yield api
         api.close()

@@ -19,10 +19,10 @@ from tests.test_runs import processes_matching
 # registry row stays Alive for a liveness window afterwards; on the session's
 # stack that would move the worker counts other modules read. The executors and
 # worker processes behave alike on either database (the mirror's SQL has its own
-# tests on both): once, on Postgres when available.
+# tests on both): once, on Postgres when available. Only shell tasks run here.
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with running_stack(PRIMARY_BACKEND) as running:
+    with running_stack(PRIMARY_BACKEND, executors=("shell",)) as running:
         yield running
 
 

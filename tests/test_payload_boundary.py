@@ -180,7 +180,9 @@ def test_run_history_stays_readable_and_every_payload_is_signed(stack: Stack, ad
 
 @pytest.fixture(scope="module")
 def sealed_stack() -> Iterator[Stack]:
-    with running_stack("sqlite", env_overrides={"SCHEDULER_PAYLOAD_ENCRYPTION": "1"}) as running:
+    # Only a shell task runs on it.
+    sealed = {"SCHEDULER_PAYLOAD_ENCRYPTION": "1"}
+    with running_stack("sqlite", env_overrides=sealed, executors=("shell",)) as running:
         yield running
 
 
