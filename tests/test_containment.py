@@ -97,39 +97,30 @@ def test_setsid_and_a_double_fork_are_gone_when_the_run_ends(admin: Api, task_tm
 # A root worker told to run tasks as root.
 
 
-def test_a_root_worker_refuses_to_run_tasks_as_root(tmp_path: Path) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "SCHEDULER_DATA_DIR": str(tmp_path),
-        "SCHEDULER_RUN_AS_USER": "root",
-        "TEMPORAL_ADDRESS": "127.0.0.1:1",
-    }
-    worker = subprocess.run(
+def start_shell_worker(data_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A shell worker started with ``env`` (and a Temporal no one answers), run to its exit."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "worker_main.py"), "--task-type", "shell"],
-        env=env,
+        env={"SCHEDULER_DATA_DIR": str(data_dir), "TEMPORAL_ADDRESS": "127.0.0.1:1", **env},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_a_root_worker_refuses_to_run_tasks_as_root(tmp_path: Path) -> None:
+    worker = start_shell_worker(
+        tmp_path, {"PATH": os.environ["PATH"], "SCHEDULER_RUN_AS_USER": "root"}
     )
     assert worker.returncode == 2, worker
     assert "SCHEDULER_ALLOW_ROOT_TASKS=1" in worker.stderr
 
 
 def test_a_worker_with_limits_and_no_prlimit_refuses_to_start(tmp_path: Path) -> None:
-    env = {
-        "PATH": str(tmp_path),  # no prlimit there
-        "SCHEDULER_DATA_DIR": str(tmp_path),
-        "SCHEDULER_TASK_MAX_OPEN_FILES": "64",
-        "TEMPORAL_ADDRESS": "127.0.0.1:1",
-    }
-    worker = subprocess.run(
-        [sys.executable, str(ROOT / "worker_main.py"), "--task-type", "shell"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    worker = start_shell_worker(
+        tmp_path,
+        {"PATH": str(tmp_path), "SCHEDULER_TASK_MAX_OPEN_FILES": "64"},  # no prlimit there
     )
     assert worker.returncode == 2, worker
     assert "prlimit is not on PATH" in worker.stderr
