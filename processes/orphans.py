@@ -42,14 +42,17 @@ def _now_in_ticks() -> int:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class ProcessEntry:
+    """One line of ``/proc/PID/stat``: the fields the sweep and group checks read."""
+
     pid: int
     ppid: int
+    pgrp: int
     state: str
     started: int  # clock ticks since boot: with the pid, names one process
 
 
-def _read(pid: int) -> _Entry | None:
+def _read(pid: int) -> ProcessEntry | None:
     # Plain os calls, not pathlib: a sweep reads every process's stat after
     # every run, and the file objects cost more than the reads themselves.
     try:
@@ -66,10 +69,17 @@ def _read(pid: int) -> _Entry | None:
     fields = stat.rsplit(b")", 1)[-1].split()
     if len(fields) < 20:
         return None
-    return _Entry(pid=pid, ppid=int(fields[1]), state=fields[0].decode(), started=int(fields[19]))
+    return ProcessEntry(
+        pid=pid,
+        ppid=int(fields[1]),
+        pgrp=int(fields[2]),
+        state=fields[0].decode(),
+        started=int(fields[19]),
+    )
 
 
-def _process_table() -> list[_Entry]:
+def process_table() -> list[ProcessEntry]:
+    """Every process of the machine as ``/proc`` shows it now."""
     entries = []
     for name in os.listdir("/proc"):
         if name.isdigit() and (entry := _read(int(name))) is not None:
@@ -77,8 +87,8 @@ def _process_table() -> list[_Entry]:
     return entries
 
 
-def _descendants(roots: Iterable[_Entry], table: list[_Entry]) -> list[_Entry]:
-    children: dict[int, list[_Entry]] = {}
+def _descendants(roots: Iterable[ProcessEntry], table: list[ProcessEntry]) -> list[ProcessEntry]:
+    children: dict[int, list[ProcessEntry]] = {}
     for entry in table:
         children.setdefault(entry.ppid, []).append(entry)
     found, queue = [], list(roots)
@@ -89,13 +99,13 @@ def _descendants(roots: Iterable[_Entry], table: list[_Entry]) -> list[_Entry]:
     return found
 
 
-def _alive(entry: _Entry) -> bool:
+def _alive(entry: ProcessEntry) -> bool:
     """Still the same process, and not yet a zombie."""
     now = _read(entry.pid)
     return now is not None and now.started == entry.started and now.state not in ("Z", "X")
 
 
-def _signal(entry: _Entry, signum: int) -> None:
+def _signal(entry: ProcessEntry, signum: int) -> None:
     # Through a pidfd checked against the start time: a pid that was reused
     # since the scan names another process, which must not be signalled.
     try:
@@ -111,7 +121,7 @@ def _signal(entry: _Entry, signum: int) -> None:
         os.close(fd)
 
 
-async def _gone_within(entries: list[_Entry], seconds: float) -> bool:
+async def _gone_within(entries: list[ProcessEntry], seconds: float) -> bool:
     """Whether every one of ``entries`` has exited (or become a zombie) within ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -188,7 +198,7 @@ class OrphanSweeper:
         """
         me = os.getpid()
         async with self._lock:
-            table = _process_table()
+            table = process_table()
             before = self._swept_before()
             orphans = [
                 e
@@ -216,7 +226,7 @@ class OrphanSweeper:
         """Collect the exit status of every zombie child this process did not start."""
         me = os.getpid()
         async with self._lock:
-            for entry in _process_table():
+            for entry in process_table():
                 if entry.ppid == me and entry.pid not in self._known and entry.state == "Z":
                     with contextlib.suppress(ChildProcessError):
                         os.waitpid(entry.pid, os.WNOHANG)  # noqa: ASYNC222 - WNOHANG: never blocks

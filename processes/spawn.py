@@ -27,12 +27,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from processes.identity import RunAs
 from processes.limits import TaskLimits
-from processes.orphans import OrphanSweeper
+from processes.orphans import OrphanSweeper, process_table
 from processes.output import BoundedOutput, pump
 
 log = logging.getLogger(__name__)
@@ -102,21 +101,9 @@ def _group_members(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not os.path.isdir("/proc"):
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command: state ppid pgrp ...
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(entry.pgrp == pgid and entry.state != "Z" for entry in process_table())
 
 
 async def terminate_group(pgid: int, grace_seconds: float) -> None:
