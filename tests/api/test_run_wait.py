@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +32,29 @@ def completed_after(app: App, run_id: int, seconds: float) -> Iterator[None]:
         yield
     finally:
         timer.join()
+
+
+def waited_while_it_completes(
+    app: App, admin: Api, run_id: int, after: float
+) -> tuple[httpx.Response, float]:
+    """``GET`` the run with ``wait=30`` while it ends Completed ``after`` seconds from
+    now; the answer (checked Completed) and the seconds it took."""
+    began = time.monotonic()
+    with completed_after(app, run_id, after):
+        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["status"] == "Completed"
+    return response, time.monotonic() - began
+
+
+def never_started(app: App, run_id: int) -> None:
+    """Point the run at a workflow that does not exist, as one still in the outbox."""
+
+    async def unstarted(sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with sessions() as session, session.begin():
+            await runs.set_workflow_id(session, run_id, f"never-started-{run_id}")
+
+    with_sessions(app, unstarted)
 
 
 @pytest.mark.parametrize("value", ["0", "301", "-1", "soon", "1.5"])
@@ -83,20 +107,11 @@ def test_a_finished_run_is_answered_at_once(app: App, admin: Api) -> None:
 def test_a_run_whose_workflow_does_not_exist_yet_is_still_waited_for(app: App, admin: Api) -> None:
     # As a trigger whose workflow an outbox has yet to start: Temporal knows no such id.
     run_id = admin.trigger(admin.create_task()["id"])
-
-    async def unstarted(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with sessions() as session, session.begin():
-            await runs.set_workflow_id(session, run_id, f"never-started-{run_id}")
-
-    with_sessions(app, unstarted)
-    began = time.monotonic()
-    with completed_after(app, run_id, 0.5):
-        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
-    assert response.status_code == 200, response.text
+    never_started(app, run_id)
+    response, took = waited_while_it_completes(app, admin, run_id, 0.5)
     assert "X-Run-Wait" not in response.headers
-    assert response.json()["data"]["status"] == "Completed"
     # Found by the bounded re-read (50 ms, doubling, at most 2 s), not at the deadline.
-    assert time.monotonic() - began < 3.0
+    assert took < 3.0
 
 
 def test_waiting_on_an_unknown_run_is_404(admin: Api) -> None:
@@ -108,13 +123,9 @@ def test_an_end_in_the_database_is_heard_while_the_workflow_is_open(app: App, ad
     if app.backend != "postgres":
         pytest.skip("SQLite has no notifications: its waits follow the workflow")
     run_id = admin.trigger(admin.create_task()["id"])  # its workflow stays open: no worker
-    began = time.monotonic()
-    with completed_after(app, run_id, 0.5):
-        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
-    assert response.status_code == 200, response.text
+    response, took = waited_while_it_completes(app, admin, run_id, 0.5)
     assert "X-Run-Wait" not in response.headers
-    assert response.json()["data"]["status"] == "Completed"
-    assert time.monotonic() - began < 2.0
+    assert took < 2.0
 
 
 def cut_the_listener(app: App) -> None:
@@ -131,25 +142,13 @@ def test_a_wait_outlives_the_listeners_connection(app: App, admin: Api) -> None:
     if app.backend != "postgres":
         pytest.skip("SQLite has no notifications")
     run_id = admin.trigger(admin.create_task()["id"])
-
-    async def unstarted(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with sessions() as session, session.begin():
-            await runs.set_workflow_id(session, run_id, f"never-started-{run_id}")
-
-    with_sessions(app, unstarted)
+    never_started(app, run_id)
     threading.Timer(0.3, cut_the_listener, args=(app,)).start()
-    began = time.monotonic()
-    with completed_after(app, run_id, 1.0):
-        response = admin.get(f"/api/task-runs/{run_id}", params={"wait": 30})
-    assert response.status_code == 200, response.text
-    assert response.json()["data"]["status"] == "Completed"
+    _, took = waited_while_it_completes(app, admin, run_id, 1.0)
     # The lost connection handed the wait to the bounded re-read, not to its deadline.
-    assert time.monotonic() - began < 5.0
+    assert took < 5.0
     # Listening again: the next run's end is heard while its workflow is open.
     time.sleep(1.0)
     second = admin.trigger(admin.create_task()["id"])
-    began = time.monotonic()
-    with completed_after(app, second, 0.5):
-        response = admin.get(f"/api/task-runs/{second}", params={"wait": 30})
-    assert response.json()["data"]["status"] == "Completed"
-    assert time.monotonic() - began < 2.0
+    _, took = waited_while_it_completes(app, admin, second, 0.5)
+    assert took < 2.0
