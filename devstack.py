@@ -96,6 +96,13 @@ def wait_for_http(
         time.sleep(0.2)
 
 
+# A run's three task dispatches (its first workflow task, its attempt, its
+# second workflow task) each pass through the history service's transfer
+# queue, which by default is read at most 20 times a second: past a short
+# burst every dispatch waited for the next 50 ms read slot, 100 of a shell
+# run's 150 ms at rest. 200 reads a second take that to a few ms and cost
+# nothing at rest; under load each read still takes every task waiting.
+#
 # Schedules that fire on the same minute: the dev server's per-namespace limit
 # of 30 schedule-started workflows per second, the 2 pollers of its internal
 # scheduler worker and a database fsync on every commit put 200 same-minute
@@ -109,6 +116,8 @@ DEV_SERVER_TUNING = (
     "worker.schedulerNamespaceStartWorkflowRPS=1000",
     "--dynamic-config-value",
     'worker.perNamespaceWorkerOptions={"MaxConcurrentWorkflowTaskPollers":16}',
+    "--dynamic-config-value",
+    "history.transferProcessorMaxPollRPS=200",
     "--sqlite-pragma",
     "journal_mode=wal",
     "--sqlite-pragma",
