@@ -41,6 +41,9 @@ BENCH_ENV = {
     "SCHEDULER_WORKER_HEARTBEAT_SECONDS": "5",
     "SCHEDULER_WORKER_LIVENESS_SECONDS": "30",
     "SCHEDULER_HEARTBEAT_TIMEOUT_SECONDS": "10",
+    # The test stacks' 2 connections per process would make the closed loops
+    # queue for connections (and open and close overflow ones) on every run.
+    "SCHEDULER_DB_POOL_SIZE": "10",
 }
 
 TERMINAL = frozenset({"Completed", "Failed", "Timeout"})
