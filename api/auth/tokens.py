@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
+# PyJWT imports cryptography, when it is installed, for its RSA, EC and EdDSA
+# algorithms: ~10 MiB that the API would keep for good and HS256 never uses
+# (cryptography still loads where something is sealed). Hidden while PyJWT
+# loads, it leaves PyJWT its HMAC algorithms, less only the refusal of a
+# DER-encoded key as an HMAC secret, which no str secret can be.
+_HIDE_CRYPTOGRAPHY = "cryptography" not in sys.modules
+if _HIDE_CRYPTOGRAPHY:
+    sys.modules["cryptography"] = None  # type: ignore[assignment]
+try:
+    import jwt
+finally:
+    if _HIDE_CRYPTOGRAPHY:
+        del sys.modules["cryptography"]
 
 ALGORITHM = "HS256"
 ACCESS = "access"
