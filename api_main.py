@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 import data_dir
-from api.app import create_app
-from api.http_server import server_options
+from api.app import create_app, stop_run_waits
+from api.http_server import serve
 from logging_setup import configure_logging
 from settings import Settings
 
@@ -15,7 +13,8 @@ def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     data_dir.keep_private(settings.data_dir)
-    uvicorn.run(create_app(settings), log_level="info", **server_options(settings))
+    app = create_app(settings)
+    serve(app, settings, on_stop=lambda: stop_run_waits(app))
 
 
 if __name__ == "__main__":

@@ -145,6 +145,13 @@ def create_app(settings: Settings) -> Litestar:
     return around_every_request(app, _middleware(app, settings, registry, rate_limit_store))
 
 
+def stop_run_waits(app: Litestar) -> None:
+    """Answer every open run wait now, as its run is: the API is stopping."""
+    waiter = getattr(app.state, "run_waiter", None)
+    if isinstance(waiter, RunWaiter):
+        waiter.stop()
+
+
 def _middleware(
     app: Litestar, settings: Settings, registry: CollectorRegistry, rate_limit_store: CounterStore
 ) -> list[Middleware]:

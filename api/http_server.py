@@ -5,14 +5,21 @@ process could pick the client IP that rate limits count against; here the
 header is read only when ``SCHEDULER_TRUSTED_PROXIES`` names the peer. uvicorn's
 httptools parser bounds neither the size of a request line and its headers
 nor the time a client may take to send them (a slow client holds its
-connection open for ever): :class:`BoundedHead` adds both.
+connection open for ever): :class:`BoundedHead` adds both. :class:`ApiServer`
+lets requests that only wait (``?wait=``) answer as soon as a stop begins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import Callable
 from typing import Any
 
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from settings import Settings
@@ -128,3 +135,31 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # keep-alive connection a client is about to reuse.
         "timeout_keep_alive": 75,
     }
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn, calling ``on_stop`` once a stop begins, before it waits for open requests.
+
+    uvicorn's graceful shutdown lets every open request finish (up to
+    ``timeout_graceful_shutdown``): a request holding a run wait would keep
+    the process that long and then be cut off unanswered.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stop()
+        await super().shutdown(sockets)
+
+
+def serve(app: Any, settings: Settings, on_stop: Callable[[], None]) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, as ``uvicorn.run`` would (exit status 3 when
+    it never started), calling ``on_stop`` as the stop begins."""
+    config = uvicorn.Config(app, log_level="info", **server_options(settings))
+    server = ApiServer(config, on_stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

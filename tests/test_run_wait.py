@@ -4,12 +4,16 @@ answers it; a client that hangs up frees its wait at once (uvicorn's disconnect)
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+import devstack
 from tests.conftest import Stack
 from tests.helpers import Api, eventually
 
@@ -45,10 +49,50 @@ def test_get_with_wait_answers_once_the_run_failed(admin: Api) -> None:
     assert "3" in (run["error_message"] or "")
 
 
-def test_a_client_that_hangs_up_frees_its_wait(stack: Stack, admin: Api) -> None:
-    # A run that stays Pending: it waits on a task that never runs.
+def pending_run(admin: Api) -> int:
+    """A run that stays Pending: it waits on a task that never runs."""
     blocker = admin.create_task(status="Inactive")
-    run_id = admin.trigger(admin.create_task(dependencies=[blocker["id"]])["id"])
+    return admin.trigger(admin.create_task(dependencies=[blocker["id"]])["id"])
+
+
+def test_an_api_told_to_stop_answers_its_open_waits_at_once(stack: Stack, admin: Api) -> None:
+    run_id = pending_run(admin)
+    # An API process of its own beside the shared stack's, on the same database and Temporal.
+    port = devstack.free_port()
+    api = devstack.start_python(
+        "api_main.py", [], {**stack.env, "SCHEDULER_API_PORT": str(port)}, stack.log_file("api-2")
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        devstack.wait_for_http(f"{base_url}/health", 60, api)
+        second = Api(base_url, token=admin.token)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            waiting = pool.submit(
+                httpx.get,
+                f"{base_url}/api/task-runs/{run_id}",
+                params={"wait": 120},
+                headers={"Authorization": f"Bearer {admin.token}"},
+                timeout=60,
+            )
+            eventually(lambda: open_waits(second) == 1, timeout=10, interval=0.05)
+            told = time.monotonic()
+            api.send_signal(signal.SIGTERM)
+            answer = waiting.result(timeout=30)
+            answered_after = time.monotonic() - told
+        api.wait(timeout=10)  # and the process is gone soon after
+    finally:
+        devstack.stop(api, within_seconds=5)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Run-Wait"] == "timeout"
+    assert answer.json()["data"]["status"] == "Pending"
+    # uvicorn alone would hold the wait for its 30 s graceful shutdown, then cut it off.
+    assert answered_after < 5.0
+    # uvicorn re-raises the signal it was stopped with once its shutdown is done.
+    assert api.returncode == -signal.SIGTERM
+
+
+def test_a_client_that_hangs_up_frees_its_wait(stack: Stack, admin: Api) -> None:
+    run_id = pending_run(admin)
     before = open_waits(admin)
     address = urlsplit(stack.base_url)
     with socket.create_connection((address.hostname, address.port), timeout=10) as conn:

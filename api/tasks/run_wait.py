@@ -20,6 +20,10 @@ back to a bounded re-read of the row, backing off to ``MAX_RECHECK_SECONDS``:
   started, e.g. from an outbox, or Temporal unreachable;
 - the workflow closed and the row is still open: it was terminated in
   Temporal, and the reconciler settles the row.
+
+When the API is told to stop, ``stop()`` ends every open wait at once: each
+answers its run as it is then (as a wait whose time passed), so a shutdown
+never holds for the waits nor cuts them off unanswered.
 """
 
 from __future__ import annotations
@@ -72,6 +76,15 @@ class RunWaiter:
         self._ends = ends
         self.open = 0
         """Waits in progress in this process (the ``scheduler_run_waits_open`` gauge)."""
+        self._holds: set[asyncio.Timeout] = set()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """End every open wait now, and every later one at once: the process is stopping."""
+        self._stopping = True
+        now = asyncio.get_running_loop().time()
+        for hold in self._holds:
+            hold.reschedule(now)
 
     def listening(self) -> int | None:
         """Take before creating a run that will be waited on: ``wait``'s ``since``."""
@@ -100,11 +113,22 @@ class RunWaiter:
                 return Waited(run_out(run, self._ui), finished=True)
             workflow_id = run.workflow_id
         self.open += 1
+        # Expires only when ``stop`` says so; the wait's own deadline is kept inside.
+        hold = asyncio.timeout(None)
+        self._holds.add(hold)
         try:
-            ended = await self._until_announced(run_id, since, deadline)
-            if ended is None:
-                ended = await self._until_terminal(run_id, workflow_id, deadline)
+            async with hold:
+                if self._stopping:
+                    hold.reschedule(asyncio.get_running_loop().time())
+                ended = await self._until_announced(run_id, since, deadline)
+                if ended is None:
+                    ended = await self._until_terminal(run_id, workflow_id, deadline)
+        except TimeoutError:
+            if not hold.expired():
+                raise
+            ended = await self._read(run_id)
         finally:
+            self._holds.discard(hold)
             self.open -= 1
         return Waited(run_out(ended, self._ui), finished=RunStatus(ended.status).is_terminal)
 
