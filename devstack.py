@@ -21,7 +21,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 import data_dir
-from domain.parameters import SUPPORTED_TASK_TYPES
+from domain.task_types import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from settings import Settings
 from workflows.search_attribute_names import dev_server_flags

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
-from domain.parameters import ParameterRules
+if TYPE_CHECKING:
+    from domain.parameters import ParameterRules
 
 T = TypeVar("T")
 
@@ -385,6 +386,10 @@ class Settings:
     @property
     def parameter_rules(self) -> ParameterRules:
         """The rules task parameters are validated with, on the API and on the worker."""
+        # Imported here: the schemas' msgspec is ~4 MiB that devstack.py, which
+        # reads the settings too, would keep for as long as the stack runs.
+        from domain.parameters import ParameterRules
+
         return ParameterRules(
             allowed_shells=self.allowed_shells,
             allowed_paths=self.allowed_paths,

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 import data_dir
 from activities.environment import task_limits
-from domain.parameters import SUPPORTED_TASK_TYPES
+from domain.task_types import SUPPORTED_TASK_TYPES
 from logging_setup import configure_logging
 from persistence.database import create_engine, create_sessionmaker, wait_for_database
 from persistence.migrate import migrate

@@ -87,8 +87,7 @@ PARAMETER_TYPES: dict[str, type[msgspec.Struct]] = {
     "http": HttpParameters,
     "python": PythonParameters,
 }
-SUPPORTED_TASK_TYPES = tuple(PARAMETER_TYPES)
-"""Task types this build has executors for; the API refuses any other."""
+"""The parameter schema of each of the ``SUPPORTED_TASK_TYPES``."""
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VENV_PYTHON = re.compile(r"^python(3(\.[0-9]+)?)?$")

@@ -8,7 +8,8 @@ import pytest
 
 from api.auth.passwords import PasswordHasher
 from domain.cron import CronError, to_temporal_cron
-from domain.parameters import ParameterError, ParameterRules, validate_parameters
+from domain.parameters import PARAMETER_TYPES, ParameterError, ParameterRules, validate_parameters
+from domain.task_types import SUPPORTED_TASK_TYPES
 from processes.output import BoundedOutput
 from settings import Settings, SettingsError
 
@@ -190,3 +191,7 @@ def test_stored_passwords_cost_passlibs_argon2id_defaults(tmp_path: Path) -> Non
     cheap = PasswordHasher(rounds=1, memory_kib=4096).hash("s3cret-pw")
     matches, upgraded = hasher.verify("s3cret-pw", cheap)
     assert matches and upgraded is not None and upgraded.startswith("$argon2id$v=19$m=65536,t=3")
+
+
+def test_every_supported_task_type_has_a_parameter_schema() -> None:
+    assert tuple(PARAMETER_TYPES) == SUPPORTED_TASK_TYPES

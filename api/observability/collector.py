@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.observability.late_fires import LateFireTally
 from api.observability.missed_fires import MissedFireTally
 from domain.notifications import ChannelType, Event
-from domain.parameters import SUPPORTED_TASK_TYPES
 from domain.statuses import RunStatus
+from domain.task_types import SUPPORTED_TASK_TYPES
 from persistence import notification_store, system
 from persistence.notification_store import DeliveryTally
 from persistence.run_tally import Bounds, RunTally

@@ -14,8 +14,8 @@ from typing import Annotated, get_args
 import msgspec
 
 from api.auth.permissions import Permission, Role
-from domain.parameters import SUPPORTED_TASK_TYPES
 from domain.statuses import RunStatus, RunTrigger, TaskStatus
+from domain.task_types import SUPPORTED_TASK_TYPES
 
 
 def one_of(values: Iterable[str]) -> msgspec.Meta:

@@ -16,13 +16,9 @@ from api.errors import ApiError, ErrorCode, validation_error
 from api.schedules.rules import check_schedule, check_timezone
 from api.tasks.schemas import Subscription, TaskFields
 from domain.notifications import SUBSCRIBABLE_EVENTS
-from domain.parameters import (
-    SUPPORTED_TASK_TYPES,
-    ParameterError,
-    ParameterRules,
-    validate_parameters,
-)
+from domain.parameters import ParameterError, ParameterRules, validate_parameters
 from domain.schedule_policy import MAX_CATCHUP_WINDOW_SECONDS, MIN_CATCHUP_WINDOW_SECONDS
+from domain.task_types import SUPPORTED_TASK_TYPES
 
 
 def canonical_fields(

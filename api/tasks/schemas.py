@@ -16,8 +16,9 @@ from api.openapi.fields import (
     one_of,
 )
 from api.openapi.structs import REF_TEMPLATE
-from domain.parameters import PARAMETER_TYPES, SUPPORTED_TASK_TYPES
+from domain.parameters import PARAMETER_TYPES
 from domain.statuses import TaskStatus
+from domain.task_types import SUPPORTED_TASK_TYPES
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100), one_of(SUPPORTED_TASK_TYPES)]

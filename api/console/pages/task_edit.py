@@ -31,7 +31,7 @@ from api.tasks.controller import TaskIdParam
 from api.tasks.reads import TaskReader
 from api.tasks.service import TaskService
 from domain.fire_times import DstPolicy
-from domain.parameters import SUPPORTED_TASK_TYPES
+from domain.task_types import SUPPORTED_TASK_TYPES
 
 PREVIEW_FIRES = 5
 # The form's own refusals: anything else (Temporal down, a 404) is the error page.

@@ -13,7 +13,7 @@ from api.console.paging import PAGE_SIZES, ListView
 from api.console.render import fragment, page
 from api.pagination import Page, PageRequest
 from api.tasks.overview import STRIP_RUNS, TaskLine, TaskOverviews
-from domain.parameters import SUPPORTED_TASK_TYPES
+from domain.task_types import SUPPORTED_TASK_TYPES
 
 TASK_STATUSES = ("Active", "Inactive")
 PATH = "/ui/tasks"
