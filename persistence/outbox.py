@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Exists, delete, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Insert,
+    delete,
+    exists,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -49,6 +59,24 @@ async def add_run(session: AsyncSession, task_id: int, task_run_id: int, now: da
     )
     entry_id: int = inserted.scalar_one()
     return entry_id
+
+
+def adding_run(task_id: int, task_run_id: ColumnElement[int], now: datetime) -> Insert:
+    """``add_run`` as a statement, for a run inserted in the same statement (``task_run_id``
+    read from that insert); it returns the entry's id."""
+    return (
+        insert(_OUTBOX)
+        .from_select(
+            ["task_id", "task_run_id", "created_at", "attempts"],
+            select(
+                literal(task_id, _OUTBOX.c.task_id.type),
+                task_run_id,
+                literal(now, _OUTBOX.c.created_at.type),
+                literal(0, _OUTBOX.c.attempts.type),
+            ),
+        )
+        .returning(_OUTBOX.c.id)
+    )
 
 
 async def add_backfill(

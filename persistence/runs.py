@@ -95,6 +95,38 @@ async def create_run(
     return created
 
 
+async def create_run_to_start(
+    session: AsyncSession,
+    task: Task,
+    dependencies: list[int],
+    *,
+    run_id: int,
+    workflow_id: str,
+    trigger: RunTrigger,
+    scheduled_at: datetime,
+    triggered_by: str | None,
+    now: datetime,
+) -> int:
+    """``create_run`` with the id ``task_for_new_run`` reserved, and the run's start
+    outbox entry created at ``now`` (``outbox.add_run``), in one statement: both rows
+    or neither, also in an autocommit session. Returns the entry's id. Postgres only
+    (a data-modifying CTE)."""
+    values = _new_run(
+        task,
+        dependencies,
+        workflow_id=workflow_id,
+        trigger=trigger,
+        scheduled_at=scheduled_at,
+        triggered_by=triggered_by,
+    )
+    values["id"] = run_id
+    created = insert(_RUNS).values(values).returning(_RUNS.c.id).cte("created_run")
+    entry = outbox.adding_run(task.id, created.c.id, now)
+    added = await session.execute(entry.add_cte(created))
+    entry_id: int = added.scalar_one()
+    return entry_id
+
+
 @dataclass(frozen=True, slots=True)
 class NewRunOf:
     """A task about to get a run: its row, its dependency ids, and the run's id if reserved."""

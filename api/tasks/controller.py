@@ -240,13 +240,16 @@ class TaskController(Controller):
             task_run_id=triggered.task_run_id, message=REPLAYED if triggered.replayed else TRIGGERED
         )
         headers = {"Idempotent-Replayed": "true"} if triggered.replayed else {}
-        if wait is not None:
-            waited = await unless_disconnected(
-                request.receive,
-                run_waiter.wait(triggered.task_run_id, wait, triggered.workflow_id, since),
-            )
-            answer.run = waited.run
-            headers.update(_wait_headers(waited))
+        try:
+            if wait is not None:
+                waited = await unless_disconnected(
+                    request.receive,
+                    run_waiter.wait(triggered.task_run_id, wait, triggered.workflow_id, since),
+                )
+                answer.run = waited.run
+                headers.update(_wait_headers(waited))
+        finally:
+            await triggered.settled()
         return Response(ok(answer), status_code=200 if triggered.replayed else 201, headers=headers)
 
     @get(

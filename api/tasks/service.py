@@ -332,41 +332,59 @@ class TaskService:
         (``replayed``); one that made a run of another task is a 409.
         """
         for _ in range(_CLAIM_ATTEMPTS):
-            async with self._sessions() as session:
+            # Without a key, on Postgres, the trigger writes in one statement, which
+            # commits on its own: its BEGIN and COMMIT round trips are saved.
+            sessions = self._sessions if idempotency_key is not None else self._autocommit
+            async with sessions() as session:
                 now = datetime.now(UTC)
                 found = await runs.task_for_new_run(session, task_id, self._backlog_before(now))
                 if found is None:
                     raise task_not_found(task_id)
                 task = found.task
                 reserved = found.run_id
-                run_id = await runs.create_run(
-                    session,
-                    task,
-                    found.dependencies,
-                    workflow_id=(
-                        manual_workflow_id(task_id, reserved)
-                        if reserved is not None
-                        else f"task-{task_id}-manual-pending-{uuid.uuid4().hex}"
-                    ),
-                    trigger=RunTrigger.MANUAL,
-                    scheduled_at=now,
-                    triggered_by=triggered_by,
-                    run_id=reserved,
-                )
-                workflow_id = manual_workflow_id(task_id, run_id)
-                if reserved is None:
-                    await runs.set_workflow_id(session, run_id, workflow_id)
-                if idempotency_key is not None and not await idempotency.claim(
-                    session, idempotency_key, task_id, run_id, now
-                ):
-                    await session.rollback()
-                    earlier = await idempotency.use_of(session, idempotency_key, now)
-                    if earlier is None:
-                        continue  # the key expired and was purged meanwhile
-                    if earlier.task_id != task_id:
-                        raise _key_reused(earlier.task_id)
-                    return Triggered(earlier.task_run_id, replayed=True)
-                entry_id = await outbox.add_run(session, task_id, run_id, now)
+                if reserved is not None and idempotency_key is None:
+                    run_id = reserved
+                    workflow_id = manual_workflow_id(task_id, run_id)
+                    entry_id = await runs.create_run_to_start(
+                        session,
+                        task,
+                        found.dependencies,
+                        run_id=run_id,
+                        workflow_id=workflow_id,
+                        trigger=RunTrigger.MANUAL,
+                        scheduled_at=now,
+                        triggered_by=triggered_by,
+                        now=now,
+                    )
+                else:
+                    run_id = await runs.create_run(
+                        session,
+                        task,
+                        found.dependencies,
+                        workflow_id=(
+                            manual_workflow_id(task_id, reserved)
+                            if reserved is not None
+                            else f"task-{task_id}-manual-pending-{uuid.uuid4().hex}"
+                        ),
+                        trigger=RunTrigger.MANUAL,
+                        scheduled_at=now,
+                        triggered_by=triggered_by,
+                        run_id=reserved,
+                    )
+                    workflow_id = manual_workflow_id(task_id, run_id)
+                    if reserved is None:
+                        await runs.set_workflow_id(session, run_id, workflow_id)
+                    if idempotency_key is not None and not await idempotency.claim(
+                        session, idempotency_key, task_id, run_id, now
+                    ):
+                        await session.rollback()
+                        earlier = await idempotency.use_of(session, idempotency_key, now)
+                        if earlier is None:
+                            continue  # the key expired and was purged meanwhile
+                        if earlier.task_id != task_id:
+                            raise _key_reused(earlier.task_id)
+                        return Triggered(earlier.task_run_id, replayed=True)
+                    entry_id = await outbox.add_run(session, task_id, run_id, now)
                 await session.commit()
             self._crash_point("trigger:after-commit")
             if not found.backlog:
@@ -378,9 +396,13 @@ class TaskService:
                     workflow_id=workflow_id,
                     trigger=RunTrigger.MANUAL.value,
                 )
-                await self._deliver_at_once(
+                started = await self._start_at_once(
                     entry_id, functools.partial(self._starter.start_run, run)
                 )
+                if started:
+                    # The caller's wait (or answer) need not wait for this write.
+                    dropping = asyncio.create_task(self._drop_started(entry_id))
+                    return Triggered(run_id, workflow_id=workflow_id, dropping=dropping)
             return Triggered(run_id, workflow_id=workflow_id)
         raise ApiError(
             409,
@@ -401,6 +423,11 @@ class TaskService:
     async def _deliver_at_once(self, entry_id: int, start: Callable[[], Awaitable[object]]) -> None:
         """Make a committed outbox entry's start now and drop the entry; on any failure
         leave it to the relay (the caller has accepted the work either way)."""
+        if await self._start_at_once(entry_id, start):
+            await self._drop_started(entry_id)
+
+    async def _start_at_once(self, entry_id: int, start: Callable[[], Awaitable[object]]) -> bool:
+        """Make a committed outbox entry's start now; False (logged) leaves it to the relay."""
         try:
             async with asyncio.timeout(self._settings.outbox_start_timeout_seconds):
                 await start()
@@ -411,7 +438,11 @@ class TaskService:
                 type(exc).__name__,
                 exc,
             )
-            return
+            return False
+        return True
+
+    async def _drop_started(self, entry_id: int) -> None:
+        """Drop the entry of a start made; should that fail, the relay drops it later."""
         try:
             # One statement on its own: no BEGIN and COMMIT round trips around it.
             async with self._autocommit() as session, session.begin():
@@ -528,6 +559,13 @@ class Triggered:
     """An earlier trigger with the same idempotency key made this run; nothing was started."""
     workflow_id: str | None = None
     """The new run's workflow (None when replayed): it is open, perhaps not started yet."""
+    dropping: asyncio.Task[None] | None = None
+    """The started run's outbox entry being dropped meanwhile; ``settled`` awaits it."""
+
+    async def settled(self) -> None:
+        """Return once the trigger's own writes are done; await it before answering."""
+        if self.dropping is not None:
+            await asyncio.shield(self.dropping)
 
 
 # A claim is retried only when the key vanished between our insert and our

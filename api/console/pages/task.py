@@ -143,6 +143,7 @@ class TaskController(Controller):
         task_service: TaskService,
     ) -> Redirect:
         triggered = await task_service.trigger(task_id, principal.name)
+        await triggered.settled()
         return redirect(request, f"/ui/runs/{triggered.task_run_id}")
 
     @post("/pause", guards=WRITE, status_code=303)
