@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Delete, delete, select
+from sqlalchemy import ColumnElement, Delete, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.conflicts import insert_unless_present
+from persistence.conflicts import inserting_unless_present
 from persistence.models import AttemptOutcome
 from persistence.runs import storable_text
 from persistence.types import utcnow
@@ -42,7 +42,7 @@ async def record(session: AsyncSession, outcome: RecordedOutcome) -> None:
     values["output"] = storable_text(outcome.output) or ""
     values["error"] = storable_text(outcome.error)
     values["recorded_at"] = utcnow()
-    await session.execute(insert_unless_present(session, _OUTCOMES, values))
+    await session.execute(inserting_unless_present(session, _OUTCOMES), values)
 
 
 async def latest_before(
@@ -66,6 +66,6 @@ async def forget_run(session: AsyncSession, task_run_id: int) -> None:
     await session.execute(forgetting(task_run_id))
 
 
-def forgetting(task_run_id: int) -> Delete:
+def forgetting(task_run_id: int | ColumnElement[int]) -> Delete:
     """The ``DELETE`` of ``forget_run``."""
     return delete(_OUTCOMES).where(_OUTCOMES.c.task_run_id == task_run_id)

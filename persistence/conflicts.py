@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Insert, Table
@@ -23,3 +24,17 @@ def insert_unless_present(
     dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).values(**values).on_conflict_do_nothing()
+
+
+def inserting_unless_present(session: AsyncSession, table: Table) -> Insert:
+    """``insert_unless_present`` without its values, built once per backend and table:
+    execute it with the row as its parameters. For the inserts every run makes,
+    where building the statement cost about as much CPU as executing it."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    return _bare_insert_unless_present(dialect == "postgresql", table)
+
+
+@functools.cache
+def _bare_insert_unless_present(postgresql: bool, table: Table) -> Insert:
+    insert = pg_insert if postgresql else sqlite_insert
+    return insert(table).on_conflict_do_nothing()

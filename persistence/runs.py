@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -31,7 +31,7 @@ from persistence import backfills, outbox, tasks
 from persistence.conflicts import insert_unless_present
 from persistence.models import Task, TaskDependency, TaskRun
 from persistence.sqltime import seconds_between
-from persistence.types import UTCDateTime, utcnow
+from persistence.types import utcnow
 
 # The writes of a run's life address the table, not the ORM entity: an
 # ORM-enabled UPDATE also evaluates its WHERE against the session's loaded
@@ -256,6 +256,30 @@ def _without_dependencies() -> ColumnElement[bool]:
     return func.coalesce(listed, 0) == 0
 
 
+def _attaching() -> ReturningUpdate[Any]:
+    first = _RUNS.c.temporal_run_id.is_(None)
+    dispatch = and_(_RUNS.c.status == RunStatus.PENDING, _without_dependencies())
+    now = bindparam("attach_now", type_=_RUNS.c.updated_at.type)
+    return (
+        update(_RUNS)
+        .where(_RUNS.c.id == bindparam("run_id"))
+        .values(
+            temporal_run_id=case(
+                (first, bindparam("attach_temporal_run_id", type_=_RUNS.c.temporal_run_id.type)),
+                else_=_RUNS.c.temporal_run_id,
+            ),
+            status=case((dispatch, RunStatus.DISPATCHED), else_=_RUNS.c.status),
+            dispatched_at=case((dispatch, now), else_=_RUNS.c.dispatched_at),
+            updated_at=case((or_(first, dispatch), now), else_=_RUNS.c.updated_at),
+        )
+        .returning(*_START)
+    )
+
+
+# Built once (``_MARK_RUNNING``): the first statement of every triggered run.
+_ATTACH = _attaching()
+
+
 async def attach_workflow_run(
     session: AsyncSession, run_id: int, temporal_run_id: str
 ) -> RunStart | None:
@@ -265,18 +289,8 @@ async def attach_workflow_run(
     One statement that also reads the row back; None when the run no longer exists.
     """
     now = utcnow()
-    first = _RUNS.c.temporal_run_id.is_(None)
-    dispatch = and_(_RUNS.c.status == RunStatus.PENDING, _without_dependencies())
     attached = await session.execute(
-        update(_RUNS)
-        .where(_RUNS.c.id == run_id)
-        .values(
-            temporal_run_id=case((first, temporal_run_id), else_=_RUNS.c.temporal_run_id),
-            status=case((dispatch, RunStatus.DISPATCHED), else_=_RUNS.c.status),
-            dispatched_at=case((dispatch, now), else_=_RUNS.c.dispatched_at),
-            updated_at=case((or_(first, dispatch), now), else_=_RUNS.c.updated_at),
-        )
-        .returning(*_START)
+        _ATTACH, {"run_id": run_id, "attach_temporal_run_id": temporal_run_id, "attach_now": now}
     )
     row = attached.one_or_none()
     if row is None:
@@ -302,24 +316,41 @@ async def mark_dispatched(session: AsyncSession, run_id: int) -> int | None:
     return task_id
 
 
+# Built once, as ``_RUN_ROW`` is: every attempt makes this write, and building the
+# statement (and its cache key) cost about as much CPU as executing it.
+_MARK_RUNNING = (
+    update(_RUNS)
+    .where(
+        _RUNS.c.id == bindparam("run_id"),
+        _RUNS.c.status.in_(list(OPEN_STATUSES)),
+        or_(
+            _RUNS.c.status != RunStatus.RUNNING,
+            _RUNS.c.retry_count <= bindparam("attempt_retry_count"),
+        ),
+    )
+    .values(
+        status=RunStatus.RUNNING,
+        worker_id=bindparam("attempt_worker_id"),
+        retry_count=bindparam("attempt_retry_count"),
+        started_at=bindparam("attempt_started_at", type_=_RUNS.c.started_at.type),
+        updated_at=bindparam("attempt_updated_at", type_=_RUNS.c.updated_at.type),
+    )
+)
+
+
 async def mark_running(
     session: AsyncSession, run_id: int, worker_id: str, retry_count: int, started_at: datetime
 ) -> None:
     """An attempt started on a worker; a later attempt's report wins, a stale one is ignored."""
     await session.execute(
-        update(_RUNS)
-        .where(
-            _RUNS.c.id == run_id,
-            _RUNS.c.status.in_(list(OPEN_STATUSES)),
-            or_(_RUNS.c.status != RunStatus.RUNNING, _RUNS.c.retry_count <= retry_count),
-        )
-        .values(
-            status=RunStatus.RUNNING,
-            worker_id=worker_id,
-            retry_count=retry_count,
-            started_at=started_at,
-            updated_at=utcnow(),
-        )
+        _MARK_RUNNING,
+        {
+            "run_id": run_id,
+            "attempt_worker_id": worker_id,
+            "attempt_retry_count": retry_count,
+            "attempt_started_at": started_at,
+            "attempt_updated_at": utcnow(),
+        },
     )
 
 
@@ -349,41 +380,75 @@ async def finish_run(session: AsyncSession, run_id: int, end: RunEnd) -> int | N
 
     Returns the run's task id, or None when the run was already final or is gone.
     """
-    task_id: int | None = (
-        await session.execute(finish_statement(run_id, end))
-    ).scalar_one_or_none()
+    statement, params = finish_statement(run_id, end)
+    task_id: int | None = (await session.execute(statement, params)).scalar_one_or_none()
     return task_id
 
 
-def finish_statement(run_id: int, end: RunEnd) -> ReturningUpdate[Any]:
-    """The ``UPDATE`` of ``finish_run``: it returns the task id when it ended the run."""
-    values: dict[str, Any] = {
-        "status": end.status,
-        "completed_at": end.completed_at,
-        "result": storable_text(end.result),
-        "error_message": storable_text(end.error_message),
-        "updated_at": utcnow(),
+def finish_statement(run_id: int, end: RunEnd) -> tuple[ReturningUpdate[Any], dict[str, Any]]:
+    """The ``UPDATE`` of ``finish_run`` (it returns the task id when it ended the run)
+    and its parameters; the run's id is the parameter ``run_id``.
+
+    The statement depends only on which of ``end``'s fields are given, and is
+    built once for each such shape: every run makes this write, and building
+    it cost about as much CPU as executing it.
+    """
+    params: dict[str, Any] = {
+        "run_id": run_id,
+        "end_status": end.status,
+        "end_completed_at": end.completed_at,
+        "end_result": storable_text(end.result),
+        "end_error_message": storable_text(end.error_message),
+        "end_updated_at": utcnow(),
+        "end_worker_id": end.worker_id,
+        "end_retry_count": end.retry_count,
+        "end_started_at": end.started_at,
     }
-    if end.worker_id is not None:
-        values["worker_id"] = end.worker_id
-    if end.retry_count is not None:
-        values["retry_count"] = case(
-            (_RUNS.c.retry_count < end.retry_count, end.retry_count), else_=_RUNS.c.retry_count
-        )
-    if end.started_at is not None:
-        values["started_at"] = end.started_at
-    if end.execution_duration_ms is not None:
-        values["execution_duration_ms"] = end.execution_duration_ms
-    elif end.started_at is not None:
+    duration: int | None = end.execution_duration_ms
+    if duration is None and end.started_at is not None:
         elapsed = end.completed_at - end.started_at
-        values["execution_duration_ms"] = max(0, int(elapsed.total_seconds() * 1000))
+        duration = max(0, int(elapsed.total_seconds() * 1000))
+    params["end_duration_ms"] = duration
+    statement = _finishing(
+        end.worker_id is not None,
+        end.retry_count is not None,
+        end.started_at is not None,
+        duration is not None,
+    )
+    return statement, params
+
+
+@functools.cache
+def _finishing(
+    worker: bool, retry_count: bool, started_at: bool, duration: bool
+) -> ReturningUpdate[Any]:
+    """``finish_statement``'s ``UPDATE`` for the fields given."""
+    completed_at = bindparam("end_completed_at", type_=_RUNS.c.completed_at.type)
+    values: dict[str, Any] = {
+        "status": bindparam("end_status", type_=_RUNS.c.status.type),
+        "completed_at": completed_at,
+        "result": bindparam("end_result", type_=_RUNS.c.result.type),
+        "error_message": bindparam("end_error_message", type_=_RUNS.c.error_message.type),
+        "updated_at": bindparam("end_updated_at", type_=_RUNS.c.updated_at.type),
+    }
+    if worker:
+        values["worker_id"] = bindparam("end_worker_id", type_=_RUNS.c.worker_id.type)
+    if retry_count:
+        retries = bindparam("end_retry_count", type_=_RUNS.c.retry_count.type)
+        values["retry_count"] = case(
+            (_RUNS.c.retry_count < retries, retries), else_=_RUNS.c.retry_count
+        )
+    if started_at:
+        values["started_at"] = bindparam("end_started_at", type_=_RUNS.c.started_at.type)
+    if duration:
+        values["execution_duration_ms"] = bindparam(
+            "end_duration_ms", type_=_RUNS.c.execution_duration_ms.type
+        )
     else:
         # From the start the executor recorded (the run may never have started).
         # Rounded: SQLite's julianday() arithmetic lands a hair under whole milliseconds.
         elapsed_ms = cast(
-            func.round(
-                seconds_between(literal(end.completed_at, UTCDateTime()), _RUNS.c.started_at) * 1000
-            ),
+            func.round(seconds_between(completed_at, _RUNS.c.started_at) * 1000),
             BigInteger,
         )
         values["execution_duration_ms"] = case(
@@ -391,7 +456,10 @@ def finish_statement(run_id: int, end: RunEnd) -> ReturningUpdate[Any]:
         )
     return (
         update(_RUNS)
-        .where(_RUNS.c.id == run_id, _RUNS.c.status.not_in(list(TERMINAL_STATUSES)))
+        .where(
+            _RUNS.c.id == bindparam("run_id"),
+            _RUNS.c.status.not_in(list(TERMINAL_STATUSES)),
+        )
         .values(values)
         .returning(_RUNS.c.task_id)
     )
@@ -532,7 +600,7 @@ async def waiting_dependent_workflow_ids(session: AsyncSession, task_id: int) ->
     return list(await session.scalars(waiting_dependents(task_id)))
 
 
-def waiting_dependents(task_id: int) -> Select[tuple[str]]:
+def waiting_dependents(task_id: int | ColumnElement[int]) -> Select[tuple[str]]:
     """The query of ``waiting_dependent_workflow_ids``."""
     edges = TaskDependency.metadata.tables[TaskDependency.__tablename__]
     return (
