@@ -61,19 +61,16 @@ async def add_run(session: AsyncSession, task_id: int, task_run_id: int, now: da
     return entry_id
 
 
-def adding_run(task_id: int, task_run_id: ColumnElement[int], now: datetime) -> Insert:
+def adding_run(
+    task_id: ColumnElement[int], task_run_id: ColumnElement[int], now: ColumnElement[datetime]
+) -> Insert:
     """``add_run`` as a statement, for a run inserted in the same statement (``task_run_id``
     read from that insert); it returns the entry's id."""
     return (
         insert(_OUTBOX)
         .from_select(
             ["task_id", "task_run_id", "created_at", "attempts"],
-            select(
-                literal(task_id, _OUTBOX.c.task_id.type),
-                task_run_id,
-                literal(now, _OUTBOX.c.created_at.type),
-                literal(0, _OUTBOX.c.attempts.type),
-            ),
+            select(task_id, task_run_id, now, literal(0, _OUTBOX.c.attempts.type)),
         )
         .returning(_OUTBOX.c.id)
     )
@@ -126,7 +123,7 @@ async def backlog_before(session: AsyncSession, before: datetime) -> bool:
     return bool(found)
 
 
-def waiting_since(before: datetime) -> Exists:
+def waiting_since(before: datetime | ColumnElement[datetime]) -> Exists:
     """``backlog_before`` as an expression, to ask it within another statement."""
     return exists().where(_OUTBOX.c.created_at < before)
 
