@@ -38,6 +38,11 @@ from workflows.payloads import ExecuteTask, ExecutionResult, RunOutcome
 
 pytestmark = pytest.mark.timeout(90)
 
+# How soon Temporal gives up on a lost attempt, and also all the time its retry
+# has to report (the first heartbeat comes after half of it): 1 s was too
+# little for a retry on a CI machine running the suite on every core.
+HEARTBEAT_TIMEOUT_SECONDS = 2.0
+
 
 @dataclass
 class ReportLosingShell:
@@ -99,7 +104,14 @@ async def _run(
 ) -> tuple[Mirror, ReportLosingShell, RunOutcome | ApplicationError]:
     async with recorded_run(directory) as (tracker, run_id):
         executor = ReportLosingShell(tracker, **shell)  # type: ignore[arg-type]
-        mirror = Mirror(plan(dispatched=True, task_run_id=run_id, **mirror_plan))
+        mirror = Mirror(
+            plan(
+                dispatched=True,
+                task_run_id=run_id,
+                heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
+                **mirror_plan,
+            )
+        )
         async with running(temporal, mirror, executor) as run:
             try:
                 outcome: RunOutcome | ApplicationError = await run.handle.result()
@@ -113,9 +125,7 @@ async def _run(
 def test_a_success_whose_report_was_lost_is_returned_not_run_again(
     temporal: tuple[str, str], tmp_path: Path
 ) -> None:
-    mirror, executor, outcome = asyncio.run(
-        _run(temporal, tmp_path, {"max_retries": 2, "heartbeat_timeout_seconds": 1.0})
-    )
+    mirror, executor, outcome = asyncio.run(_run(temporal, tmp_path, {"max_retries": 2}))
     assert isinstance(outcome, RunOutcome) and outcome.status == "Completed"
     assert executor.executed == [1]
     assert mirror.final.result == "done\n"
@@ -130,7 +140,7 @@ def test_a_task_that_opts_out_runs_the_command_again(
         _run(
             temporal,
             tmp_path,
-            {"max_retries": 2, "heartbeat_timeout_seconds": 1.0, "redeliver_finished": True},
+            {"max_retries": 2, "redeliver_finished": True},
         )
     )
     assert isinstance(outcome, RunOutcome) and outcome.status == "Completed"
@@ -143,9 +153,7 @@ def test_a_last_attempt_failure_whose_report_was_lost_is_returned_not_run_again(
 ) -> None:
     """The lost report was the task's last attempt: the workflow's replacement for an
     attempt lost with its worker gets the recorded failure."""
-    mirror, executor, outcome = asyncio.run(
-        _run(temporal, tmp_path, {"max_retries": 0, "heartbeat_timeout_seconds": 1.0}, fail=True)
-    )
+    mirror, executor, outcome = asyncio.run(_run(temporal, tmp_path, {"max_retries": 0}, fail=True))
     assert isinstance(outcome, ApplicationError)
     assert executor.executed == [1]
     assert mirror.final.status == "Failed"
@@ -159,9 +167,7 @@ def test_a_retryable_failure_is_retried_as_before(
     temporal: tuple[str, str], tmp_path: Path
 ) -> None:
     """A failure with retries left is run again whether or not Temporal got its report."""
-    mirror, executor, outcome = asyncio.run(
-        _run(temporal, tmp_path, {"max_retries": 1, "heartbeat_timeout_seconds": 1.0}, fail=True)
-    )
+    mirror, executor, outcome = asyncio.run(_run(temporal, tmp_path, {"max_retries": 1}, fail=True))
     assert isinstance(outcome, ApplicationError)
     assert executor.executed == [1, 2]
     assert mirror.final.error_message == "exit code 3"
@@ -205,7 +211,10 @@ def test_a_retry_beside_a_still_running_attempt_waits_for_it_instead_of_running_
         async with recorded_run(tmp_path) as (tracker, run_id):
             executor = StarvedShell(tracker)
             starving = plan(
-                dispatched=True, task_run_id=run_id, max_retries=2, heartbeat_timeout_seconds=1.0
+                dispatched=True,
+                task_run_id=run_id,
+                max_retries=2,
+                heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
             )
             mirror = Mirror(starving)
             async with running(temporal, mirror, executor) as run:
