@@ -8,17 +8,28 @@ types, and every failure becomes an ``ApplyProblem``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from api.apply.schemas import ApplyDefinition, ApplyProblem
 from api.errors import ApiError, ErrorCode
+from api.schedules.rules import check_schedule, check_timezone
 from domain.parameters import field_of
 
 _FIELDS = msgspec.structs.fields(ApplyDefinition)
 _KNOWN = {field.encode_name for field in _FIELDS}
 _IN_TASK = re.compile(r"^tasks\[(?P<index>\d+)\]\.?(?P<field>.*)$")
+
+# Rules of task create that read one field alone. A definition that decodes
+# whole meets them in ``canonical_fields``; one that does not is never held to
+# them there, so its decoded fields are checked here, and one answer lists
+# a bad cron beside a bad type.
+_SINGLE_FIELD_RULES: dict[str, Callable[[Any], None]] = {
+    "schedule": check_schedule,
+    "timezone": check_timezone,
+}
 
 
 def problem(
@@ -82,6 +93,7 @@ def decode_definition(index: int, item: Any) -> tuple[ApplyDefinition | None, li
     problems = [
         problem(index, name, str(key), "unknown field") for key in item if key not in _KNOWN
     ]
+    checks: list[tuple[Callable[[Any], None], Any]] = []
     for field in _FIELDS:
         if field.encode_name not in item:
             if field.required:
@@ -99,10 +111,19 @@ def decode_definition(index: int, item: Any) -> tuple[ApplyDefinition | None, li
             )
             continue
         try:
-            msgspec.convert(value, type=field.type, strict=True)
+            decoded = msgspec.convert(value, type=field.type, strict=True)
         except msgspec.ValidationError as exc:
             problems.append(problem(index, name, *_located(field.encode_name, exc)))
+            continue
+        rule = _SINGLE_FIELD_RULES.get(field.encode_name)
+        if rule is not None:
+            checks.append((rule, decoded))
     if problems:
+        for rule, decoded in checks:
+            try:
+                rule(decoded)
+            except ApiError as exc:
+                problems.append(problem_of(index, name, exc))
         return None, problems
     try:
         return msgspec.convert(item, type=ApplyDefinition, strict=True), []

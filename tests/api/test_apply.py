@@ -169,6 +169,7 @@ def test_every_problem_of_every_task_is_listed_and_nothing_is_written(admin: Api
                 shell(
                     bad,
                     schedule="0 0 * * * *",
+                    timezone="Mars/Olympus_Mons",
                     timeout_seconds=0,
                     colour="red",
                     dependencies=[server["id"]],
@@ -193,6 +194,9 @@ def test_every_problem_of_every_task_is_listed_and_nothing_is_written(admin: Api
     found = {(p["index"], p["field"], p["code"]) for p in problems}
     assert found == {
         (1, "colour", "VALIDATION_ERROR"),
+        # Its cron and zone decode; their rules are checked though the rest does not.
+        (1, "schedule", "INVALID_SCHEDULE"),
+        (1, "timezone", "VALIDATION_ERROR"),
         (1, "timeout_seconds", "VALIDATION_ERROR"),
         (1, "dependencies", "VALIDATION_ERROR"),  # an id: apply takes names
         (2, "schedule", "VALIDATION_ERROR"),  # required
@@ -213,7 +217,7 @@ def test_every_problem_of_every_task_is_listed_and_nothing_is_written(admin: Api
     for name in (good, loop_a, loop_b, twin):
         assert task_named(admin, name) is None
 
-    # With the rule-breakers gone, the cron is the only thing left to refuse.
+    # A definition that decodes whole meets the cron rule once, in task create's rules.
     problems = refused(admin, {"tasks": [shell(good), shell(bad, schedule="0 0 * * * *")]})
     assert [(p["index"], p["task"], p["field"], p["code"]) for p in problems] == [
         (1, bad, "schedule", "INVALID_SCHEDULE")
