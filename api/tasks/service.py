@@ -333,7 +333,9 @@ class TaskService:
         """
         for _ in range(_CLAIM_ATTEMPTS):
             # Without a key, on Postgres, the trigger writes in one statement, which
-            # commits on its own: its BEGIN and COMMIT round trips are saved.
+            # commits on its own: its BEGIN and COMMIT round trips are saved. The
+            # several statements of the other branch below then run only with a key
+            # (a transaction) or on SQLite, whose autocommit sessions are transactions.
             sessions = self._sessions if idempotency_key is not None else self._autocommit
             async with sessions() as session:
                 now = datetime.now(UTC)
