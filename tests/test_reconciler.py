@@ -131,9 +131,11 @@ def test_schedule_left_with_another_definition_is_rebuilt(stack: Stack, admin: A
 def test_expired_revocations_are_purged_by_the_reconciler(stack: Stack) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     expired, live = f"test-expired-{uuid.uuid4().hex}", f"test-live-{uuid.uuid4().hex}"
-    add_revocation(stack, expired, now - timedelta(minutes=1))
+    # Expiring a few seconds from now: already expired, a sweep could purge it
+    # before the check that it was written.
+    add_revocation(stack, expired, now + timedelta(seconds=5))
     add_revocation(stack, live, now + timedelta(hours=1))
     assert revocation_expiry(stack, expired) is not None
     # The stack reconciles every 2 s.
-    eventually(lambda: revocation_expiry(stack, expired) is None, timeout=20, interval=0.5)
+    eventually(lambda: revocation_expiry(stack, expired) is None, timeout=30, interval=0.5)
     assert revocation_expiry(stack, live) == now + timedelta(hours=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -128,12 +129,24 @@ def current_hour(page: str) -> tuple[dict[str, int], dict[str, int]]:
     return finished, {series: int(n) for series, n in LAG_POINT.findall(page)}
 
 
+def an_hour_with_time_left(seconds: float) -> datetime:
+    """Now, with at least ``seconds`` left before the hour turns (waiting for the next
+    hour otherwise), so that what a test reads twice falls in the same hour's bar."""
+    now = datetime.now(UTC)
+    turn = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if (turn - now).total_seconds() < seconds:
+        time.sleep((turn - now).total_seconds() + 0.1)
+        now = datetime.now(UTC)
+    return now
+
+
 def test_system_page_shows_health_figures_and_the_last_24_hours(app: App) -> None:
     # Other tests share this app's database: compare the current hour before and after.
+    now = an_hour_with_time_left(30)
     with signed_in(app.client, "viewer") as client:
         before, lag_before = current_hour(client.get("/ui/system").text)
-    now = datetime.now(UTC)
-    fire = now - timedelta(minutes=1)
+    # A minute ago, but never in the hour before.
+    fire = max(now - timedelta(minutes=1), now.replace(minute=0, second=0, microsecond=0))
 
     def run(status: str, lag: float) -> TaskRun:
         return TaskRun(
